@@ -1,0 +1,448 @@
+"""`support-agent`: thin commands over the SupportDesk façade (parse, call, print)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from agent.errors import InvalidInput, SupportError
+from agent.service import SupportDesk, collect
+from agent.settings import Settings, load_settings
+from agent.views import (
+    ApprovalRequestedEvent,
+    ChatEvent,
+    HousekeepingEvent,
+    TokenEvent,
+    ToolCallEvent,
+    ToolResultEvent,
+    TurnEndedEvent,
+)
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+SETTING_FLAGS = {
+    "saver": "memory | sqlite | postgres (SUPPORT_SAVER)",
+    "sqlite_path": "SQLite file (SUPPORT_SQLITE_PATH)",
+    "postgres_url": "PostgreSQL URL (SUPPORT_POSTGRES_URL)",
+    "redis_url": "Redis URL (SUPPORT_REDIS_URL)",
+    "model": "offline | openai:<model> (SUPPORT_MODEL)",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `support-agent` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    try:
+        settings = load_settings(**{k: getattr(args, k, None) for k in SETTING_FLAGS})
+        return args.handler(settings, args) or 0
+    except SupportError as exc:
+        err.print(f"[bold red]error:[/] {exc}")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser: settings flags are accepted before or after the command."""
+    common = argparse.ArgumentParser(add_help=False)
+    for name, help_text in SETTING_FLAGS.items():
+        common.add_argument(f"--{name.replace('_', '-')}", dest=name, help=help_text,
+                            default=argparse.SUPPRESS)
+    parser = argparse.ArgumentParser(prog="support-agent", parents=[common],
+                                     description="A customer-support agent on LangGraph.")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    def command(name: str, handler: Callable, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, parents=[common], help=help_text, description=help_text)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    def user_arg(sub: argparse.ArgumentParser, role: str = "user") -> None:
+        sub.add_argument("--user", "-u", required=True, help=f"the signed-in {role} (e.g. alice)")
+
+    sub = command("chat", cmd_chat, "Chat interactively (/new starts a thread, /quit leaves).")
+    user_arg(sub)
+    sub.add_argument("--thread", "-t", help="continue this thread")
+
+    sub = command("ask", cmd_ask, "Send one message; print the reply and the thread id.")
+    user_arg(sub)
+    sub.add_argument("--thread", "-t", help="continue this thread (default: a new one)")
+    sub.add_argument("--json", action="store_true", help="print one JSON object instead")
+    sub.add_argument("message")
+
+    sub = command("threads", cmd_threads, "List your threads, newest activity first.")
+    user_arg(sub)
+    sub.add_argument("--limit", type=int, default=20)
+    sub.add_argument("--offset", type=int, default=0)
+    sub.add_argument("--json", action="store_true")
+
+    sub = command("show", cmd_show, "Print a thread's messages and summary.")
+    user_arg(sub)
+    sub.add_argument("thread")
+
+    sub = command("rename", cmd_rename, "Rename a thread.")
+    user_arg(sub)
+    sub.add_argument("thread")
+    sub.add_argument("title")
+
+    sub = command("delete", cmd_delete, "Delete a thread and its checkpoints.")
+    user_arg(sub)
+    sub.add_argument("thread")
+
+    sub = command("history", cmd_history, "List a thread's checkpoints, newest first.")
+    user_arg(sub)
+    sub.add_argument("thread")
+    sub.add_argument("--limit", type=int, default=20)
+    sub.add_argument("--before", help="checkpoint id: list the page after it")
+    sub.add_argument("--json", action="store_true")
+
+    sub = command("replay", cmd_replay, "Run a thread again from one of its checkpoints.")
+    user_arg(sub)
+    sub.add_argument("thread")
+    sub.add_argument("checkpoint")
+
+    sub = command("fork", cmd_fork, "Edit the customer message at a checkpoint; new branch.")
+    user_arg(sub)
+    sub.add_argument("thread")
+    sub.add_argument("checkpoint")
+    sub.add_argument("message")
+
+    sub = command("export", cmd_export, "Write a thread's whole history as JSON.")
+    user_arg(sub)
+    sub.add_argument("thread")
+    sub.add_argument("--output", "-o", help="file to write (default: standard output)")
+
+    sub = command("approvals", cmd_approvals, "List actions waiting for a supervisor.")
+    user_arg(sub, "supervisor")
+    sub.add_argument("--json", action="store_true")
+
+    for name, handler, help_text in (
+        ("approve", cmd_approve, "Approve the action a thread waits on (--set edits arguments)."),
+        ("reject", cmd_reject, "Reject the action a thread waits on, with a reason."),
+    ):
+        sub = command(name, handler, help_text)
+        user_arg(sub, "supervisor")
+        sub.add_argument("thread")
+        sub.add_argument("--interrupt", help="the request id shown by `approvals`")
+        if name == "approve":
+            sub.add_argument("--set", action="append", default=[], metavar="ARG=VALUE",
+                             help="change an argument before approving, e.g. --set amount=20")
+        else:
+            sub.add_argument("--reason", required=True, help="told to the customer")
+
+    sub = command("ledger", cmd_ledger, "Show refunds, cancellations and address changes.")
+    user_arg(sub)
+    sub.add_argument("--json", action="store_true")
+
+    command("users", cmd_users, "List the users one can sign in as (local mode).")
+    command("doctor", cmd_doctor, "Check configuration, database, Redis and model.")
+
+    sub = command("ui", cmd_ui, "Run the Streamlit app.")
+    sub.add_argument("--port", type=int, default=8501)
+    return parser
+
+
+# --- commands ---------------------------------------------------------------------------------
+
+
+def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
+    with SupportDesk.open(settings) as desk:
+        events = desk.send_message(args.user, args.message, thread_id=args.thread)
+        if args.json:
+            result = collect(events)
+            print(json.dumps({
+                "thread_id": result.thread_id, "status": result.status, "reply": result.reply,
+                "pending_approvals": [asdict(p) for p in result.pending_approvals],
+            }))
+        else:
+            print_turn(events)
+    return 0
+
+
+def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
+    with SupportDesk.open(settings) as desk:
+        user = desk.user(args.user)
+        thread_id = args.thread
+        out.print(f"Signed in as {user.display_name} ({user.tenant}). /new starts a thread, "
+                  "/quit leaves.")
+        while True:
+            try:
+                text = out.input("[bold cyan]you>[/] ")
+            except EOFError:
+                return 0
+            if text.strip() in ("/quit", "/exit"):
+                return 0
+            if text.strip() == "/new":
+                thread_id = None
+                out.print("(a new thread starts with your next message)")
+                continue
+            try:
+                end = print_turn(desk.send_message(args.user, text, thread_id=thread_id))
+            except SupportError as exc:
+                err.print(f"[bold red]error:[/] {exc}")
+                continue
+            thread_id = end.thread_id
+            if end.status == "awaiting_approval":
+                wait_for_decision(desk, args.user, thread_id)
+
+
+def wait_for_decision(desk: SupportDesk, user_id: str, thread_id: str) -> None:
+    """Poll until a supervisor decides, then print what the assistant said."""
+    seen = len(desk.view_thread(user_id, thread_id).messages)
+    with out.status("waiting for a supervisor (Ctrl-C to stop waiting)..."):
+        try:
+            while (view := desk.view_thread(user_id, thread_id)).thread.status == \
+                    "awaiting_approval":
+                time.sleep(1.0)
+        except KeyboardInterrupt:
+            return
+    for message in view.messages[seen:]:
+        if message.role == "assistant" and message.text:
+            out.print(f"[bold green]assistant>[/] {message.text}")
+
+
+def cmd_threads(settings: Settings, args: argparse.Namespace) -> int:
+    with SupportDesk.open(settings) as desk:
+        page = desk.list_threads(args.user, limit=args.limit, offset=args.offset)
+    if args.json:
+        print(json.dumps({"total": page.total, "threads": [asdict(t) for t in page.threads]}))
+        return 0
+    table = Table("thread", "title", "status", "last activity",
+                  title=f"{page.total} threads (showing {len(page.threads)} from {page.offset})")
+    for t in page.threads:
+        table.add_row(t.thread_id, t.title, t.status, _when(t.updated_at))
+    out.print(table)
+    return 0
+
+
+def cmd_show(settings: Settings, args: argparse.Namespace) -> int:
+    with SupportDesk.open(settings) as desk:
+        view = desk.view_thread(args.user, args.thread)
+    out.print(f"[bold]{view.thread.title}[/] ({view.thread.status})")
+    if view.summary:
+        out.print(f"[dim]summary:\n{view.summary}[/]")
+    for message in view.messages:
+        if message.role == "tool":
+            out.print(f"  [dim]{message.tool_name} -> {message.text}[/]")
+        elif message.tool_calls:
+            for call in message.tool_calls:
+                out.print(f"  [dim]calls {call['name']}({json.dumps(call['args'])})[/]")
+        else:
+            out.print(f"[bold]{message.role}>[/] {message.text}")
+    for pending in view.pending_approvals:
+        out.print(f"[yellow]waiting for approval: {pending.action} "
+                  f"{json.dumps(pending.arguments)}[/]")
+    return 0
+
+
+def cmd_rename(settings: Settings, args: argparse.Namespace) -> int:
+    with SupportDesk.open(settings) as desk:
+        record = desk.rename_thread(args.user, args.thread, args.title)
+    out.print(f"renamed {record.thread_id}: {record.title}")
+    return 0
+
+
+def cmd_delete(settings: Settings, args: argparse.Namespace) -> int:
+    with SupportDesk.open(settings) as desk:
+        desk.delete_thread(args.user, args.thread)
+    out.print(f"deleted {args.thread}")
+    return 0
+
+
+def cmd_history(settings: Settings, args: argparse.Namespace) -> int:
+    with SupportDesk.open(settings) as desk:
+        page = desk.history(args.user, args.thread, limit=args.limit, before=args.before)
+    if args.json:
+        print(json.dumps([asdict(c) for c in page]))
+        return 0
+    table = Table("checkpoint", "step", "source", "written by", "next", "messages", "bytes",
+                  "time")
+    for c in page:
+        table.add_row(c.checkpoint_id, str(c.step), c.source, ", ".join(c.written_by),
+                      ", ".join(c.next_nodes) or "-", str(c.message_count), f"{c.size_bytes:,}",
+                      c.created_at[:19].replace("T", " "))
+    out.print(table)
+    if len(page) == args.limit:
+        out.print(f"[dim]more: --before {page[-1].checkpoint_id}[/]")
+    return 0
+
+
+def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
+    with SupportDesk.open(settings) as desk:
+        print_turn(desk.replay(args.user, args.thread, args.checkpoint))
+    return 0
+
+
+def cmd_fork(settings: Settings, args: argparse.Namespace) -> int:
+    with SupportDesk.open(settings) as desk:
+        print_turn(desk.fork(args.user, args.thread, args.checkpoint, args.message))
+    return 0
+
+
+def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
+    with SupportDesk.open(settings) as desk:
+        data = desk.export_thread(args.user, args.thread)
+    text = json.dumps(data, indent=2, default=str)
+    if args.output:
+        Path(args.output).write_text(text + "\n", encoding="utf-8")
+        err.print(f"wrote {len(data['checkpoints'])} checkpoints to {args.output}")
+    else:
+        print(text)
+    return 0
+
+
+def cmd_approvals(settings: Settings, args: argparse.Namespace) -> int:
+    with SupportDesk.open(settings) as desk:
+        pending = desk.pending_approvals(args.user)
+    if args.json:
+        print(json.dumps([asdict(p) for p in pending]))
+        return 0
+    if not pending:
+        out.print("nothing is waiting for approval")
+        return 0
+    table = Table("thread", "customer", "action", "arguments", "waiting", "request id")
+    for p in pending:
+        table.add_row(p.thread_id, p.customer_name, p.action, json.dumps(p.arguments),
+                      f"{max(0, time.time() - p.requested_at):.0f}s", p.interrupt_id)
+    out.print(table)
+    return 0
+
+
+def cmd_approve(settings: Settings, args: argparse.Namespace) -> int:
+    edits = dict(_parse_assignment(item) for item in args.set)
+    decision = {"action": "edit", "arguments": edits} if edits else {"action": "approve"}
+    return _decide(settings, args, decision)
+
+
+def cmd_reject(settings: Settings, args: argparse.Namespace) -> int:
+    return _decide(settings, args, {"action": "reject", "reason": args.reason})
+
+
+def _decide(settings: Settings, args: argparse.Namespace, decision: dict[str, Any]) -> int:
+    with SupportDesk.open(settings) as desk:
+        print_turn(desk.decide_approval(args.user, args.thread, decision,
+                                        interrupt_id=args.interrupt))
+    return 0
+
+
+def cmd_ledger(settings: Settings, args: argparse.Namespace) -> int:
+    with SupportDesk.open(settings) as desk:
+        entries = desk.ledger(args.user)
+    if args.json:
+        print(json.dumps(entries))
+        return 0
+    table = Table("ref", "order", "kind", "amount", "customer", "when")
+    for e in entries:
+        table.add_row(e["result"].split("reference ")[-1].split(")")[0], e["order_id"], e["kind"],
+                      f"${e['amount_cents'] / 100:,.2f}", e["customer_id"], _when(e["created_at"]))
+    out.print(table)
+    return 0
+
+
+def cmd_users(settings: Settings, args: argparse.Namespace) -> int:
+    with SupportDesk.open(settings) as desk:
+        users = desk.users()
+    table = Table("user", "name", "tenant", "role")
+    for u in users:
+        table.add_row(u.user_id, u.display_name, u.tenant, u.role)
+    out.print(table)
+    return 0
+
+
+def cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
+    checks = SupportDesk.diagnose(settings)
+    for check in checks:
+        mark = "[green]ok  [/]" if check.ok else "[red]FAIL[/]"
+        out.print(f"{mark} {check.name:<9} {check.detail}")
+    return 0 if all(check.ok for check in checks) else 1
+
+
+def cmd_ui(settings: Settings, args: argparse.Namespace) -> int:
+    app = Path(__file__).resolve().parent.parent / "ui" / "app.py"
+    env = {**os.environ, **_settings_env(args)}
+    command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port",
+               str(args.port), "--server.headless", "true", "--browser.gatherUsageStats",
+               "false"]
+    out.print(f"support-agent UI on http://localhost:{args.port} "
+              f"(saver {settings.saver}, model {settings.model}); Ctrl-C stops it")
+    return subprocess.call(command, env=env)
+
+
+# --- printing ---------------------------------------------------------------------------------
+
+
+def print_turn(events: Iterator[ChatEvent]) -> TurnEndedEvent:
+    """Stream a turn to the terminal; return its end event."""
+    speaking = False
+    end: TurnEndedEvent | None = None
+    for event in events:
+        if isinstance(event, TokenEvent):
+            if not speaking:
+                out.print("[bold green]assistant>[/] ", end="")
+                speaking = True
+            out.print(event.text, end="")
+            continue
+        if speaking:
+            out.print()
+            speaking = False
+        if isinstance(event, ToolCallEvent):
+            note = " (needs approval)" if event.needs_approval else ""
+            out.print(f"[dim]  calls {event.name}({json.dumps(event.arguments)}){note}[/]")
+        elif isinstance(event, ToolResultEvent):
+            colour = "dim" if event.ok else "yellow"
+            out.print(f"[{colour}]  {event.name}: {event.text.splitlines()[0]}[/]")
+        elif isinstance(event, HousekeepingEvent):
+            out.print(f"[dim]  ({event.kind}: {event.removed_messages} older messages folded "
+                      "away)[/]")
+        elif isinstance(event, ApprovalRequestedEvent):
+            out.print(f"[yellow]waiting for a supervisor to approve {event.approval.action} "
+                      f"{json.dumps(event.approval.arguments)}[/]")
+        elif isinstance(event, TurnEndedEvent):
+            end = event
+    if speaking:
+        out.print()
+    assert end is not None
+    out.print(f"thread: {end.thread_id}  status: {end.status}")
+    return end
+
+
+def _parse_assignment(text: str) -> tuple[str, Any]:
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise InvalidInput(f"--set needs ARG=VALUE, got {text!r}")
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return key.strip(), value
+
+
+def _settings_env(args: argparse.Namespace) -> dict[str, str]:
+    return {f"SUPPORT_{k.upper()}": str(getattr(args, k)) for k in SETTING_FLAGS
+            if getattr(args, k, None) is not None}
+
+
+def _when(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

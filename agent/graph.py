@@ -1,0 +1,108 @@
+"""The support agent graph, one turn read top to bottom.
+
+    START -> load_memory -> [prune] -> [summarize] -> agent
+    agent -> tools -> agent                  (only safe tools asked for)
+    agent -> approval -> actions -> agent    (a refund, cancellation or address change)
+    agent -> [remember] -> END               (the reply; remember only if new facts)
+
+Bracketed nodes run only when their condition holds, so a short turn writes no extra
+checkpoint. The graph is given its checkpointer, store, shop and model; it never opens a
+database or imports the UI.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.language_models.chat_models import BaseChatModel
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.store.base import BaseStore
+
+from agent.domain.shop import Shop
+from agent.nodes.agent import make_agent_node
+from agent.nodes.approval import make_approval_node, needs_approval
+from agent.nodes.memory import load_memory, new_facts, remember
+from agent.nodes.messages import unanswered_tool_calls
+from agent.nodes.prune import make_prune_node, needs_pruning
+from agent.nodes.summarize import make_summarize_node, needs_summary
+from agent.nodes.tools import make_tool_node
+from agent.settings import Settings
+from agent.state import SupportContext, SupportState
+from agent.tools import TOOLS
+
+NODES = ("load_memory", "prune", "summarize", "agent", "tools", "approval", "actions", "remember")
+
+
+def build_graph(
+    *,
+    checkpointer: BaseCheckpointSaver | None,
+    store: BaseStore | None,
+    settings: Settings,
+    shop: Shop,
+    model: BaseChatModel | None = None,
+) -> CompiledStateGraph:
+    """Compile the support graph around the given persistence, shop and model."""
+    if model is None:
+        from agent.model.factory import make_chat_model
+
+        model = make_chat_model(settings)
+    approval_required = frozenset(settings.approval_required)
+
+    def after_memory(state: SupportState) -> str:
+        if needs_pruning(state["messages"], settings):
+            return "prune"
+        return after_prune(state)
+
+    def after_prune(state: SupportState) -> str:
+        return "summarize" if needs_summary(state["messages"], settings) else "agent"
+
+    def after_agent(state: SupportState) -> str:
+        if unanswered_tool_calls(state["messages"]):
+            return "approval" if needs_approval(state["messages"], approval_required) else "tools"
+        return "remember" if new_facts(state) else END
+
+    def after_approval(state: SupportState) -> str:
+        return "actions" if unanswered_tool_calls(state["messages"]) else "agent"
+
+    builder = StateGraph(SupportState, context_schema=SupportContext)
+    builder.add_node("load_memory", load_memory)
+    builder.add_node("prune", make_prune_node(settings))
+    builder.add_node("summarize", make_summarize_node(model, settings))
+    builder.add_node("agent", make_agent_node(model, [tool.spec() for tool in TOOLS.values()]))
+    builder.add_node("tools", make_tool_node(shop, refuse=approval_required))
+    builder.add_node("approval", make_approval_node(approval_required))
+    builder.add_node("actions", make_tool_node(shop))
+    builder.add_node("remember", remember)
+
+    builder.add_edge(START, "load_memory")
+    builder.add_conditional_edges("load_memory", after_memory, ["prune", "summarize", "agent"])
+    builder.add_conditional_edges("prune", after_prune, ["summarize", "agent"])
+    builder.add_edge("summarize", "agent")
+    builder.add_conditional_edges("agent", after_agent, ["tools", "approval", "remember", END])
+    builder.add_edge("tools", "agent")
+    builder.add_conditional_edges("approval", after_approval, ["actions", "agent"])
+    builder.add_edge("actions", "agent")
+    builder.add_edge("remember", END)
+    return builder.compile(checkpointer=checkpointer, store=store, name="support-agent")
+
+
+def __getattr__(name: str) -> Any:
+    """`graph`: the graph built from the default settings, for tools that load graphs by path.
+
+    Built on first access (not at import) because it opens the shop database. A LangGraph
+    server supplies its own checkpointer and store.
+    """
+    if name != "graph":
+        raise AttributeError(name)
+    global graph
+    from agent.domain.shop import Shop
+    from agent.persistence.savers import open_persistence
+    from agent.settings import load_settings
+
+    settings = load_settings()
+    persistence = open_persistence(settings)
+    graph = build_graph(checkpointer=None, store=None, settings=settings,
+                        shop=Shop(persistence.db))
+    return graph

@@ -1,0 +1,256 @@
+"""The offline model's reasoning: deterministic replies and tool calls for support intents.
+
+Given the conversation (LangChain messages) and the tools on offer, `respond` returns the
+assistant's next message: a tool call when the customer asks for something a tool does, a
+reply built from tool results after tools ran, or a plain answer. The same input always
+gives the same output, apart from fresh tool-call ids.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+
+from langchain_core.messages import (
+    AIMessage,
+    BaseMessage,
+    HumanMessage,
+    SystemMessage,
+    ToolMessage,
+)
+
+from agent.facts import SHORT_ANSWERS, extract_facts
+from agent.prompts import PROFILE_HEADER, SUMMARY_PROMPT
+
+ORDER_ID = re.compile(r"\bORD-?(\d{3,6})\b", re.IGNORECASE)
+_AMOUNT = re.compile(r"\$\s?(\d+(?:\.\d{1,2})?)|\b(\d+(?:\.\d{1,2})?)\s?(?:dollars|usd)\b",
+                     re.IGNORECASE)
+_ADDRESS = re.compile(r"\bto\s+(\d[^\n]*?)\s*[.!?]*$", re.IGNORECASE)
+_QUESTION_START = re.compile(r"^\s*(how|what|when|can|could|do|does|is|are|why)\b", re.IGNORECASE)
+
+MAX_SUMMARY_LINES = 12
+
+
+@dataclass
+class Profile:
+    """What the system prompt says about the customer."""
+
+    name: str | None = None
+    preferences: list[str] = field(default_factory=list)
+
+    @property
+    def wants_short_answers(self) -> bool:
+        return SHORT_ANSWERS in self.preferences
+
+
+@dataclass(frozen=True)
+class Intent:
+    """What the customer wants: a tool to call with arguments, or a direct reply."""
+
+    tool: str | None = None
+    args: dict | None = None
+    reply: str | None = None
+
+
+def respond(messages: list[BaseMessage], tool_names: set[str]) -> AIMessage:
+    """The assistant's next message for this conversation."""
+    system = "\n".join(m.text for m in messages if isinstance(m, SystemMessage))
+    if SUMMARY_PROMPT.splitlines()[0] in system:
+        return AIMessage(content=summarise(_last_human_text(messages)))
+    profile = read_profile(system)
+    last = messages[-1] if messages else None
+    if isinstance(last, ToolMessage):
+        return AIMessage(content=_shorten(reply_from_tool_results(messages), profile))
+    if not isinstance(last, HumanMessage):
+        return AIMessage(content="How can I help with your orders today?")
+    intent = classify(last.text, profile)
+    if intent.tool and intent.tool in tool_names:
+        call = {"name": intent.tool, "args": intent.args or {},
+                "id": f"call_{uuid.uuid4().hex[:24]}", "type": "tool_call"}
+        return AIMessage(content="", tool_calls=[call])
+    return AIMessage(content=_shorten(intent.reply or _fallback(), profile))
+
+
+def read_profile(system_text: str) -> Profile:
+    """Parse the '- name: ...' and '- preferences: ...' lines under the profile header."""
+    profile = Profile()
+    if PROFILE_HEADER not in system_text:
+        return profile
+    block = system_text.split(PROFILE_HEADER, 1)[1].split("\n\n", 1)[0]
+    for line in block.splitlines():
+        if line.startswith("- name: "):
+            profile.name = line.removeprefix("- name: ").strip()
+        elif line.startswith("- preferences: "):
+            profile.preferences = [p.strip() for p in line.split(":", 1)[1].split(";") if p.strip()]
+    return profile
+
+
+def classify(text: str, profile: Profile) -> Intent:
+    """Map one customer message to an intent."""
+    lowered = text.lower()
+    order_id = _order_id(text)
+    asks_policy = "policy" in lowered or (_QUESTION_START.match(text) and not order_id)
+
+    if re.search(r"\b(what'?s|what is|whats) my name\b|\bwho am i\b"
+                 r"|\bdo you (know|remember) my name\b", lowered):
+        if profile.name:
+            return Intent(reply=f"Your name is {profile.name}.")
+        return Intent(reply="You haven't told me your name yet.")
+    if "refund" in lowered and not asks_policy:
+        if not order_id:
+            return Intent(reply=_which_order("refund"))
+        amount = _amount(text)
+        args = {"order_id": order_id, "reason": text.strip()[:500]}
+        if amount is not None:
+            args["amount"] = amount
+        return Intent(tool="issue_refund", args=args)
+    if re.search(r"\bcancel", lowered) and not asks_policy:
+        if not order_id:
+            return Intent(reply=_which_order("cancel"))
+        return Intent(tool="cancel_order", args={"order_id": order_id,
+                                                 "reason": text.strip()[:500]})
+    if "address" in lowered and not asks_policy and re.search(
+            r"\b(change|update|new|wrong|moved|ship|send)\b", lowered):
+        if not order_id:
+            return Intent(reply=_which_order("change the address of"))
+        match = _ADDRESS.search(text)
+        if not match:
+            return Intent(reply=f"What is the new address for {order_id}? Please write it in "
+                                "full, starting with the house number.")
+        return Intent(tool="change_shipping_address",
+                      args={"order_id": order_id, "new_address": match.group(1).strip()})
+    if re.search(r"\bticket\b|\bcomplain|\b(speak|talk) to (a |an )?(human|person|someone)"
+                 r"|\bbroken\b|\bdefect|\bfaulty\b", lowered):
+        subject = text.strip().split("\n", 1)[0][:80]
+        return Intent(tool="open_ticket", args={"subject": subject, "details": text.strip()})
+    if order_id:
+        return Intent(tool="get_order_status", args={"order_id": order_id})
+    if re.search(r"\b(my|all) orders\b|\border history\b|\bpurchases\b"
+                 r"|\bwhat (did|have) i (buy|bought|order)|\blist\b.*\borders?\b"
+                 r"|\bwhere('?s| is) my (order|package|parcel)\b|\btrack", lowered):
+        return Intent(tool="list_orders", args={})
+    if re.search(r"\bpolicy\b|\breturns?\b|\bwarranty\b|\bshipping\b|\bhow long\b|\bdeliver",
+                 lowered):
+        return Intent(tool="search_policy", args={"query": text.strip()[:500]})
+    facts = extract_facts(text)
+    if facts.get("name"):
+        return Intent(reply=f"Nice to meet you, {facts['name']}! How can I help with your "
+                            "orders today?")
+    if facts.get("preferences"):
+        return Intent(reply="Got it, I'll remember that.")
+    if re.search(r"^\s*(hi|hello|hey|good (morning|afternoon|evening))\b", lowered):
+        greeting = f"Hello, {profile.name}!" if profile.name else "Hello!"
+        return Intent(reply=f"{greeting} I can help with your orders, tracking, refunds, "
+                            "cancellations, address changes and our policies.")
+    if re.search(r"\bthank", lowered):
+        return Intent(reply="You're welcome! Is there anything else I can do?")
+    return Intent(reply=_fallback())
+
+
+def reply_from_tool_results(messages: list[BaseMessage]) -> str:
+    """Tell the customer what the tools just answered."""
+    start = max(i for i, m in enumerate(messages) if isinstance(m, AIMessage) and m.tool_calls)
+    names = {call["id"]: call["name"] for call in messages[start].tool_calls}
+    paragraphs = []
+    for message in messages[start + 1:]:
+        if not isinstance(message, ToolMessage):
+            continue
+        name = names.get(message.tool_call_id, message.name or "")
+        text = message.text.strip()
+        if message.status == "error":
+            paragraphs.append(f"I'm sorry, that didn't go through. {text}")
+        elif name == "list_orders":
+            lines = text.splitlines()
+            paragraphs.append("Here are your orders:\n" + "\n".join(f"- {line}" for line in lines)
+                              if len(lines) > 1 or lines[0].startswith("ORD-") else text)
+        elif name == "search_policy":
+            paragraphs.append(f"Here is what our policy says. {text}")
+        elif name in ("issue_refund", "cancel_order", "change_shipping_address", "open_ticket"):
+            paragraphs.append(f"Done. {text}")
+        else:
+            paragraphs.append(text)
+    return "\n\n".join(paragraphs) or "Is there anything else I can help with?"
+
+
+def summarise(transcript: str) -> str:
+    """Fold the previous summary and a transcript into at most 12 bullet points."""
+    lines: list[str] = []
+    section = ""
+    for raw in transcript.splitlines():
+        line = raw.strip()
+        if line.endswith(":") and not line.startswith("- "):
+            section = line
+            continue
+        if section.startswith("Previous summary") and line.startswith("- "):
+            lines.append(line[2:])
+        elif line.startswith("Customer: "):
+            lines.extend(_customer_facts(line.removeprefix("Customer: ")))
+        elif line.startswith("Tool result ("):
+            name, _, text = line.removeprefix("Tool result (").partition("): ")
+            if name in ("issue_refund", "cancel_order", "change_shipping_address", "open_ticket"):
+                lines.append(_first_sentence(text))
+        elif line.startswith("Tool error ("):
+            _, _, text = line.partition("): ")
+            lines.append("Not done: " + _first_sentence(text))
+    unique = list(dict.fromkeys(lines))
+    return "\n".join(f"- {line}" for line in unique[-MAX_SUMMARY_LINES:])
+
+
+def _customer_facts(text: str) -> list[str]:
+    facts = extract_facts(text)
+    found = []
+    if facts.get("name"):
+        found.append(f"The customer's name is {facts['name']}.")
+    for preference in facts.get("preferences", []):
+        found.append(f"The customer prefers {preference}.")
+    intent = classify(text, Profile())
+    order_id = (intent.args or {}).get("order_id")
+    verbs = {"issue_refund": "asked for a refund on", "cancel_order": "asked to cancel",
+             "change_shipping_address": "asked to change the address of",
+             "get_order_status": "asked about"}
+    if intent.tool in verbs and order_id:
+        found.append(f"The customer {verbs[intent.tool]} {order_id}.")
+    elif intent.tool == "open_ticket":
+        found.append("The customer asked for a ticket: " + _first_sentence(text))
+    return found
+
+
+def _order_id(text: str) -> str | None:
+    match = ORDER_ID.search(text)
+    return f"ORD-{match.group(1)}" if match else None
+
+
+def _amount(text: str) -> float | None:
+    match = _AMOUNT.search(text)
+    if not match:
+        return None
+    return float(match.group(1) or match.group(2))
+
+
+def _which_order(verb: str) -> str:
+    return (f"Which order would you like to {verb}? Order numbers look like ORD-1001; say "
+            "'list my orders' to see yours.")
+
+
+def _fallback() -> str:
+    return ("I can help with your orders: say 'list my orders', ask where an order is, or ask "
+            "for a refund, a cancellation or an address change. I can also answer questions "
+            "about our policies.")
+
+
+def _first_sentence(text: str) -> str:
+    match = re.match(r"(.+?[.!?])(\s|$)", text.strip())
+    return match.group(1) if match else text.strip()
+
+
+def _shorten(text: str, profile: Profile) -> str:
+    if not profile.wants_short_answers:
+        return text
+    first = text.split("\n\n", 1)[0]
+    return first if "\n" in first else _first_sentence(first)
+
+
+def _last_human_text(messages: list[BaseMessage]) -> str:
+    humans = [m for m in messages if isinstance(m, HumanMessage)]
+    return humans[-1].text if humans else ""

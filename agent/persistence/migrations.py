@@ -1,0 +1,141 @@
+"""The app's own tables (thread registry, shop data, ledger), as an ordered list of migrations.
+
+Each migration runs once per database, in order, inside one transaction. Append new ones;
+never edit a migration that has shipped.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from agent.domain.seed import seed_shop
+from agent.persistence.db import Database, Dialect, Session
+
+# A fixed key so that several processes starting at once migrate one at a time (PostgreSQL).
+MIGRATION_LOCK_KEY = 4_242_001
+
+_IDENTITY = {
+    "sqlite": "INTEGER PRIMARY KEY AUTOINCREMENT",
+    "postgres": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+}
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    apply: Callable[[Session, Dialect], None]
+
+
+def _run_sql(*statements: str) -> Callable[[Session, Dialect], None]:
+    def apply(session: Session, dialect: Dialect) -> None:
+        for statement in statements:
+            session.execute(statement.replace("{identity_pk}", _IDENTITY[dialect]))
+
+    return apply
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "shop tables, ledger, tickets and the thread registry", _run_sql(
+        """CREATE TABLE support_users (
+            user_id TEXT PRIMARY KEY,
+            tenant TEXT NOT NULL,
+            display_name TEXT NOT NULL,
+            email TEXT NOT NULL,
+            role TEXT NOT NULL CHECK (role IN ('customer', 'supervisor'))
+        )""",
+        """CREATE TABLE support_orders (
+            order_id TEXT PRIMARY KEY,
+            tenant TEXT NOT NULL,
+            customer_id TEXT NOT NULL REFERENCES support_users (user_id),
+            items TEXT NOT NULL,
+            amount_cents BIGINT NOT NULL,
+            currency TEXT NOT NULL,
+            status TEXT NOT NULL
+                CHECK (status IN ('processing', 'shipped', 'delivered', 'cancelled')),
+            carrier TEXT,
+            tracking_number TEXT,
+            shipping_address TEXT NOT NULL,
+            placed_at TEXT NOT NULL,
+            updated_at DOUBLE PRECISION NOT NULL
+        )""",
+        "CREATE INDEX support_orders_by_customer"
+        " ON support_orders (tenant, customer_id, placed_at)",
+        # One row per side effect. The idempotency key (thread + tool call) makes a replayed
+        # tool find its earlier effect instead of doing it again; `result` is what it answered.
+        """CREATE TABLE support_ledger (
+            entry_id {identity_pk},
+            idempotency_key TEXT NOT NULL UNIQUE,
+            tenant TEXT NOT NULL,
+            customer_id TEXT NOT NULL,
+            order_id TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('refund', 'cancellation', 'address_change')),
+            amount_cents BIGINT NOT NULL DEFAULT 0,
+            details TEXT NOT NULL,
+            result TEXT NOT NULL,
+            thread_id TEXT,
+            created_at DOUBLE PRECISION NOT NULL
+        )""",
+        "CREATE INDEX support_ledger_by_order ON support_ledger (order_id, kind)",
+        """CREATE TABLE support_tickets (
+            ticket_id TEXT PRIMARY KEY,
+            idempotency_key TEXT NOT NULL UNIQUE,
+            tenant TEXT NOT NULL,
+            customer_id TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            details TEXT NOT NULL,
+            status TEXT NOT NULL,
+            result TEXT NOT NULL,
+            thread_id TEXT,
+            created_at DOUBLE PRECISION NOT NULL
+        )""",
+        """CREATE TABLE support_threads (
+            thread_id TEXT PRIMARY KEY,
+            tenant TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            title TEXT NOT NULL,
+            status TEXT NOT NULL,
+            created_at DOUBLE PRECISION NOT NULL,
+            updated_at DOUBLE PRECISION NOT NULL
+        )""",
+        # Listing a user's threads newest first reads this index only, never the checkpoints.
+        "CREATE INDEX support_threads_by_owner"
+        " ON support_threads (tenant, user_id, updated_at DESC)",
+        "CREATE INDEX support_threads_by_status ON support_threads (tenant, status, updated_at)",
+    )),
+    Migration(2, "seed customers, supervisors and orders",
+              lambda session, dialect: seed_shop(session)),
+)
+
+
+def migrate(db: Database) -> int:
+    """Bring the app tables up to date; return the schema version. Safe to run concurrently."""
+    with db.transaction() as session:
+        if db.dialect == "postgres":
+            session.execute("SELECT pg_advisory_xact_lock(?)", (MIGRATION_LOCK_KEY,))
+        session.execute(
+            "CREATE TABLE IF NOT EXISTS support_migrations ("
+            " version INTEGER PRIMARY KEY, description TEXT NOT NULL,"
+            " applied_at DOUBLE PRECISION NOT NULL)"
+        )
+        row = session.fetch_one("SELECT MAX(version) AS version FROM support_migrations")
+        current = (row or {}).get("version") or 0
+        for migration in MIGRATIONS:
+            if migration.version <= current:
+                continue
+            migration.apply(session, db.dialect)
+            session.execute(
+                "INSERT INTO support_migrations (version, description, applied_at)"
+                " VALUES (?, ?, ?)",
+                (migration.version, migration.description, time.time()),
+            )
+            current = migration.version
+    return current
+
+
+def schema_version(db: Database) -> int:
+    """The highest migration applied to this database (0 when none)."""
+    row = db.fetch_one("SELECT MAX(version) AS version FROM support_migrations")
+    return (row or {}).get("version") or 0

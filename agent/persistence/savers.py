@@ -1,0 +1,156 @@
+"""Open the checkpointer, the store and the app database that match the configured saver."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import psycopg
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.checkpoint.postgres import PostgresSaver
+from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.store.base import BaseStore
+from langgraph.store.memory import InMemoryStore
+from langgraph.store.postgres import PostgresStore
+from langgraph.store.sqlite import SqliteStore
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from agent.errors import ConfigError, Unavailable
+from agent.persistence.db import (
+    Database,
+    PostgresDatabase,
+    SqliteDatabase,
+    connect_sqlite,
+)
+from agent.persistence.migrations import MIGRATION_LOCK_KEY, migrate
+from agent.settings import Settings
+
+POOL_CONNECT_TIMEOUT_SECONDS = 10.0
+
+
+@dataclass
+class Persistence:
+    """Everything on disk for one saver kind: checkpoints, long-term store, app tables."""
+
+    kind: str
+    checkpointer: BaseCheckpointSaver
+    store: BaseStore
+    db: Database
+    pool: ConnectionPool | None = None
+    _closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def close(self) -> None:
+        """Close connections in reverse order of opening."""
+        while self._closers:
+            self._closers.pop()()
+
+
+def open_persistence(settings: Settings) -> Persistence:
+    """Open (and migrate) the persistence layer chosen by `settings.saver`."""
+    if settings.saver == "memory":
+        return _open_memory()
+    if settings.saver == "sqlite":
+        return _open_sqlite(settings)
+    if settings.saver == "postgres":
+        return _open_postgres(settings)
+    raise ConfigError(f"unknown saver {settings.saver!r}; use memory, sqlite or postgres")
+
+
+def _open_memory() -> Persistence:
+    # The shop data and the registry live in a private in-memory SQLite database, so the
+    # memory saver runs the very same SQL as the file-backed one and loses it all on exit.
+    db = SqliteDatabase(":memory:")
+    migrate(db)
+    persistence = Persistence("memory", InMemorySaver(), InMemoryStore(), db)
+    persistence._closers.append(db.close)
+    return persistence
+
+
+def _open_sqlite(settings: Settings) -> Persistence:
+    path = settings.sqlite_path
+    try:
+        db = SqliteDatabase(path)
+    except Exception as exc:  # sqlite3 says little more than "unable to open database file"
+        raise ConfigError(f"cannot open SQLite file {path} (SUPPORT_SQLITE_PATH): {exc}") from exc
+    persistence = Persistence("sqlite", None, None, db)  # type: ignore[arg-type]
+    persistence._closers.append(db.close)
+    try:
+        migrate(db)
+        saver_conn = connect_sqlite(path, autocommit=False)
+        persistence._closers.append(saver_conn.close)
+        checkpointer = SqliteSaver(saver_conn)
+        checkpointer.setup()
+        store_conn = connect_sqlite(path, autocommit=True)  # SqliteStore issues BEGIN itself
+        persistence._closers.append(store_conn.close)
+        store = SqliteStore(store_conn)
+        store.setup()
+    except BaseException:
+        persistence.close()
+        raise
+    persistence.checkpointer, persistence.store = checkpointer, store
+    return persistence
+
+
+def _open_postgres(settings: Settings) -> Persistence:
+    _probe_postgres(settings)
+    pool = ConnectionPool(
+        settings.postgres_url,
+        min_size=1,
+        max_size=max(settings.postgres_pool_size, 2),
+        # What PostgresSaver needs: autocommit, no server-side prepares, dict rows.
+        kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
+        # Health check on borrow: a connection broken by a server restart is replaced.
+        check=ConnectionPool.check_connection,
+        open=False,
+        name="support-agent",
+    )
+    try:
+        pool.open(wait=True, timeout=POOL_CONNECT_TIMEOUT_SECONDS)
+    except Exception as exc:
+        pool.close()
+        raise Unavailable(
+            f"cannot connect to PostgreSQL at {settings.describe()['database']} "
+            f"(SUPPORT_POSTGRES_URL): {_reason(exc)}"
+        ) from None
+    persistence = Persistence("postgres", None, None, PostgresDatabase(pool), pool)  # type: ignore[arg-type]
+    persistence._closers.append(pool.close)
+    try:
+        checkpointer = PostgresSaver(pool)
+        store = PostgresStore(pool)
+        # LangGraph's setup() migrations are not safe to race; serialise them across processes.
+        with pool.connection() as conn:
+            conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
+            try:
+                checkpointer.setup()
+                store.setup()
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))
+        migrate(persistence.db)
+    except psycopg.Error as exc:
+        persistence.close()
+        raise Unavailable(f"PostgreSQL setup failed: {_reason(exc)}") from exc
+    except BaseException:
+        persistence.close()
+        raise
+    persistence.checkpointer, persistence.store = checkpointer, store
+    return persistence
+
+
+def _probe_postgres(settings: Settings) -> None:
+    """Connect once directly, so a wrong URL or a stopped server gets the server's own words."""
+    try:
+        with psycopg.connect(settings.postgres_url, connect_timeout=5):
+            pass
+    except psycopg.Error as exc:
+        raise Unavailable(
+            f"cannot connect to PostgreSQL at {settings.describe()['database']} "
+            f"(SUPPORT_POSTGRES_URL): {_reason(exc)}"
+        ) from None
+
+
+def _reason(exc: BaseException) -> str:
+    cause = exc.__cause__ or exc
+    text = str(cause).strip() or type(cause).__name__
+    return text.splitlines()[0]

@@ -1,0 +1,117 @@
+"""The thread registry: who owns each thread, its title and status, without reading checkpoints."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+from agent.persistence.db import Database, Row
+
+ThreadStatus = Literal["active", "awaiting_approval", "interrupted", "closed"]
+THREAD_STATUSES: tuple[str, ...] = ("active", "awaiting_approval", "interrupted", "closed")
+
+_COLUMNS = "thread_id, tenant, user_id, title, status, created_at, updated_at"
+
+
+@dataclass(frozen=True)
+class ThreadRecord:
+    """One row of the registry."""
+
+    thread_id: str
+    tenant: str
+    user_id: str
+    title: str
+    status: ThreadStatus
+    created_at: float
+    updated_at: float
+
+    @classmethod
+    def from_row(cls, row: Row) -> ThreadRecord:
+        return cls(**row)
+
+
+def new_thread_id() -> str:
+    """An opaque, unguessable thread id (128 random bits)."""
+    return "t_" + secrets.token_hex(16)
+
+
+class ThreadRegistry:
+    """Registry queries; every lookup that serves a user is scoped to its tenant and owner."""
+
+    def __init__(self, db: Database):
+        self.db = db
+
+    def create(self, tenant: str, user_id: str, title: str) -> ThreadRecord:
+        """Register a new thread owned by `user_id`."""
+        now = time.time()
+        record = ThreadRecord(new_thread_id(), tenant, user_id, title, "active", now, now)
+        self.db.execute(
+            f"INSERT INTO support_threads ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (record.thread_id, tenant, user_id, title, record.status, now, now),
+        )
+        return record
+
+    def get(self, thread_id: str) -> ThreadRecord | None:
+        """The thread, whoever owns it (for internal use and supervisors)."""
+        row = self.db.fetch_one(
+            f"SELECT {_COLUMNS} FROM support_threads WHERE thread_id = ?", (thread_id,)
+        )
+        return ThreadRecord.from_row(row) if row else None
+
+    def list_for_user(
+        self, tenant: str, user_id: str, *, limit: int = 20, offset: int = 0
+    ) -> list[ThreadRecord]:
+        """A page of the user's threads, most recently active first."""
+        rows = self.db.fetch_all(
+            f"SELECT {_COLUMNS} FROM support_threads WHERE tenant = ? AND user_id = ?"
+            " ORDER BY updated_at DESC, thread_id DESC LIMIT ? OFFSET ?",
+            (tenant, user_id, limit, offset),
+        )
+        return [ThreadRecord.from_row(row) for row in rows]
+
+    def count_for_user(self, tenant: str, user_id: str) -> int:
+        """How many threads the user has."""
+        row = self.db.fetch_one(
+            "SELECT COUNT(*) AS n FROM support_threads WHERE tenant = ? AND user_id = ?",
+            (tenant, user_id),
+        )
+        return int(row["n"]) if row else 0
+
+    def list_by_status(
+        self, tenant: str, status: ThreadStatus, *, limit: int = 100
+    ) -> list[ThreadRecord]:
+        """Threads of a tenant in one status, longest waiting first."""
+        rows = self.db.fetch_all(
+            f"SELECT {_COLUMNS} FROM support_threads WHERE tenant = ? AND status = ?"
+            " ORDER BY updated_at ASC LIMIT ?",
+            (tenant, status, limit),
+        )
+        return [ThreadRecord.from_row(row) for row in rows]
+
+    def list_all_by_status(self, status: ThreadStatus, *, limit: int = 1000) -> list[ThreadRecord]:
+        """Threads in one status across tenants (for operators: resume, retention)."""
+        rows = self.db.fetch_all(
+            f"SELECT {_COLUMNS} FROM support_threads WHERE status = ?"
+            " ORDER BY updated_at ASC LIMIT ?",
+            (status, limit),
+        )
+        return [ThreadRecord.from_row(row) for row in rows]
+
+    def set_title(self, thread_id: str, title: str) -> None:
+        """Rename a thread."""
+        self.db.execute(
+            "UPDATE support_threads SET title = ? WHERE thread_id = ?", (title, thread_id)
+        )
+
+    def set_status(self, thread_id: str, status: ThreadStatus) -> None:
+        """Record the thread's status and mark it as just active."""
+        self.db.execute(
+            "UPDATE support_threads SET status = ?, updated_at = ? WHERE thread_id = ?",
+            (status, time.time(), thread_id),
+        )
+
+    def delete(self, thread_id: str) -> bool:
+        """Remove the registry row; True if there was one."""
+        return self.db.execute("DELETE FROM support_threads WHERE thread_id = ?", (thread_id,)) > 0

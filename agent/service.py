@@ -1,0 +1,594 @@
+"""SupportDesk: the one façade the CLI, the UI, the grader and the demos use.
+
+Every method takes the acting user's id and checks, against the thread registry, that the
+user may touch the thread; a thread that is not theirs is reported as not found. Roles and
+tenants come from the user record, never from the caller.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict
+from typing import Any, TypeVar
+
+from langchain_core.messages import (
+    AIMessage,
+    AnyMessage,
+    HumanMessage,
+    RemoveMessage,
+    SystemMessage,
+    ToolMessage,
+    messages_to_dict,
+)
+from langgraph.types import Command, StateSnapshot
+from pydantic import ValidationError
+
+from agent.domain.shop import Shop, User
+from agent.errors import InvalidInput, NotAllowed, NotFound, SupportError
+from agent.graph import build_graph
+from agent.model.factory import model_unavailable
+from agent.nodes.approval import ApprovalDecision
+from agent.nodes.memory import PROFILE_KEY, profile_namespace
+from agent.nodes.tools import describe_validation_error
+from agent.persistence.db import as_unavailable
+from agent.persistence.savers import Persistence, open_persistence
+from agent.persistence.threads import ThreadRecord, ThreadRegistry, ThreadStatus
+from agent.settings import Settings, load_settings
+from agent.state import SupportContext
+from agent.tools import TOOLS
+from agent.views import (
+    ApprovalRequestedEvent,
+    ChatEvent,
+    ChatMessage,
+    Check,
+    CheckpointInfo,
+    CheckpointState,
+    HousekeepingEvent,
+    PendingApproval,
+    ThreadPage,
+    ThreadView,
+    TokenEvent,
+    ToolCallEvent,
+    ToolResultEvent,
+    TurnEndedEvent,
+    TurnResult,
+)
+
+T = TypeVar("T")
+
+DEFAULT_TITLE = "New conversation"
+MAX_TITLE_CHARS = 80
+MAX_PAGE = 200
+
+
+class SupportDesk:
+    """Threads, chat, approvals and history for the support agent."""
+
+    def __init__(self, settings: Settings, persistence: Persistence, *, model: Any = None):
+        self.settings = settings
+        self.persistence = persistence
+        self.shop = Shop(persistence.db)
+        self.threads = ThreadRegistry(persistence.db)
+        self.graph = build_graph(checkpointer=persistence.checkpointer, store=persistence.store,
+                                 settings=settings, shop=self.shop, model=model)
+
+    @classmethod
+    def open(cls, settings: Settings | None = None, **overrides: Any) -> SupportDesk:
+        """Open the desk on the configured saver (overrides as in `load_settings`)."""
+        settings = settings or load_settings(**overrides)
+        if not settings.model_is_offline:
+            from agent.model.factory import make_chat_model
+
+            make_chat_model(settings)  # a missing key is reported before touching the database
+        persistence = open_persistence(settings)
+        try:
+            return cls(settings, persistence)
+        except BaseException:
+            persistence.close()
+            raise
+
+    def close(self) -> None:
+        """Release database connections."""
+        self.persistence.close()
+
+    def __enter__(self) -> SupportDesk:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @staticmethod
+    def diagnose(settings: Settings) -> list[Check]:
+        """Check configuration, database, Redis and model; never raises."""
+        from agent.doctor import run_checks
+
+        return run_checks(settings)
+
+    # --- people ------------------------------------------------------------------------------
+
+    def user(self, user_id: str) -> User:
+        """The user record; an unknown id is a clear error."""
+        user = self.shop.get_user((user_id or "").strip().lower())
+        if user is None:
+            raise NotFound(f"unknown user {user_id!r}; sign in as one of the seeded users "
+                           "(see `support-agent users`)")
+        return user
+
+    def users(self) -> list[User]:
+        """Everyone who can sign in (local mode)."""
+        return self.shop.list_users()
+
+    def remembered_profile(self, user_id: str) -> dict[str, Any]:
+        """What the agent remembers about a customer across threads."""
+        user = self.user(user_id)
+        item = self.persistence.store.get(profile_namespace(user.tenant, user.user_id),
+                                          PROFILE_KEY)
+        return dict(item.value) if item else {}
+
+    # --- threads -----------------------------------------------------------------------------
+
+    def create_thread(self, user_id: str, title: str | None = None) -> ThreadRecord:
+        """Start an empty thread owned by the user."""
+        user = self._customer(user_id)
+        return self.threads.create(user.tenant, user.user_id, _clean_title(title) or DEFAULT_TITLE)
+
+    def list_threads(self, user_id: str, *, limit: int = 20, offset: int = 0) -> ThreadPage:
+        """A page of the user's own threads, most recent activity first."""
+        user = self.user(user_id)
+        limit, offset = _page(limit, offset)
+        return ThreadPage(self.threads.list_for_user(user.tenant, user.user_id, limit=limit,
+                                                     offset=offset),
+                          self.threads.count_for_user(user.tenant, user.user_id), offset, limit)
+
+    def rename_thread(self, user_id: str, thread_id: str, title: str) -> ThreadRecord:
+        """Give a thread a new title."""
+        record = self._owned_thread(self.user(user_id), thread_id)
+        clean = _clean_title(title)
+        if not clean:
+            raise InvalidInput("the new title is empty")
+        self.threads.set_title(record.thread_id, clean)
+        return self._owned_thread(self.user(user_id), thread_id)
+
+    def close_thread(self, user_id: str, thread_id: str) -> ThreadRecord:
+        """Mark a thread closed; a new message reopens it."""
+        record = self._owned_thread(self.user(user_id), thread_id)
+        if record.status == "awaiting_approval":
+            raise InvalidInput("this thread is waiting for a supervisor's decision; close it "
+                               "after that")
+        self.threads.set_status(record.thread_id, "closed")
+        return self._owned_thread(self.user(user_id), thread_id)
+
+    def delete_thread(self, user_id: str, thread_id: str) -> None:
+        """Delete a thread: its registry row first (it vanishes at once), then its checkpoints."""
+        record = self._owned_thread(self.user(user_id), thread_id)
+        self.threads.delete(record.thread_id)
+        self.persistence.checkpointer.delete_thread(record.thread_id)
+
+    def view_thread(self, user_id: str, thread_id: str) -> ThreadView:
+        """The thread's current messages, summary and any approval it waits for."""
+        record = self._readable_thread(self.user(user_id), thread_id)
+        snapshot = self._guard(lambda: self.graph.get_state(_config(record.thread_id)))
+        values = snapshot.values or {}
+        return ThreadView(
+            thread=record,
+            messages=[to_chat_message(m) for m in values.get("messages", [])],
+            summary=values.get("summary", ""),
+            pending_approvals=self._approvals_in(record, snapshot),
+            next_nodes=tuple(snapshot.next),
+            checkpoint_id=_checkpoint_id(snapshot),
+        )
+
+    # --- chat --------------------------------------------------------------------------------
+
+    def send_message(self, user_id: str, text: str, *,
+                     thread_id: str | None = None) -> Iterator[ChatEvent]:
+        """Send a customer message and stream the turn (a new thread if `thread_id` is None)."""
+        user = self._customer(user_id)
+        text = self._valid_message(text)
+        created = thread_id is None
+        if created:
+            record = self.threads.create(user.tenant, user.user_id, _clean_title(text))
+        else:
+            record = self._owned_thread(user, thread_id)
+            if record.status == "awaiting_approval":
+                raise InvalidInput("this thread is waiting for a supervisor to decide on a "
+                                   "requested action; you can write again once it is decided")
+            if record.title == DEFAULT_TITLE:
+                self.threads.set_title(record.thread_id, _clean_title(text))
+        return self._run(record, {"messages": [HumanMessage(text)]}, discard_if_empty=created)
+
+    def ask(self, user_id: str, text: str, *, thread_id: str | None = None) -> TurnResult:
+        """Send a message and wait for the whole turn."""
+        return collect(self.send_message(user_id, text, thread_id=thread_id))
+
+    # --- approvals ---------------------------------------------------------------------------
+
+    def pending_approvals(self, supervisor_id: str, *, limit: int = 50) -> list[PendingApproval]:
+        """Everything waiting for a decision in the supervisor's tenant, longest waiting first."""
+        supervisor = self._supervisor(supervisor_id)
+        pending = []
+        for record in self.threads.list_by_status(supervisor.tenant, "awaiting_approval",
+                                                  limit=_page(limit, 0)[0]):
+            snapshot = self._guard(lambda r=record: self.graph.get_state(_config(r.thread_id)))
+            pending += self._approvals_in(record, snapshot)
+        return sorted(pending, key=lambda p: p.requested_at)
+
+    def decide_approval(self, supervisor_id: str, thread_id: str, decision: dict[str, Any], *,
+                        interrupt_id: str | None = None) -> Iterator[ChatEvent]:
+        """Approve, edit or reject the action a thread waits on, and stream the rest of the turn.
+
+        `decision` is {"action": "approve"} | {"action": "edit", "arguments": {...}} |
+        {"action": "reject", "reason": "..."}. A malformed decision raises InvalidInput and the
+        thread keeps waiting. With `interrupt_id`, a request decided elsewhere meanwhile is
+        reported instead of being decided twice.
+        """
+        supervisor = self._supervisor(supervisor_id)
+        record = self.threads.get(thread_id)
+        if record is None or record.tenant != supervisor.tenant:
+            raise NotFound("thread not found")
+        snapshot = self._guard(lambda: self.graph.get_state(_config(record.thread_id)))
+        waiting = self._approvals_in(record, snapshot)
+        if interrupt_id is not None:
+            waiting = [p for p in waiting if p.interrupt_id == interrupt_id]
+            if not waiting:
+                raise InvalidInput("that request was already decided (by someone else, or in "
+                                   "another window)")
+        if not waiting:
+            raise InvalidInput("nothing in this thread is waiting for approval; it may have been "
+                               "decided already")
+        target = waiting[0]
+        checked = self._valid_decision(decision, target, supervisor)
+        return self._run(record, Command(resume={target.interrupt_id: checked}))
+
+    # --- history and time travel -----------------------------------------------------------
+
+    def history(self, user_id: str, thread_id: str, *, limit: int = 20,
+                before: str | None = None) -> list[CheckpointInfo]:
+        """A page of checkpoints, newest first; pass the last id as `before` for the next page."""
+        record = self._readable_thread(self.user(user_id), thread_id)
+        limit, _ = _page(limit, 0)
+        config = _config(record.thread_id)
+        before_config = _config(record.thread_id, before) if before else None
+        snapshots = self._guard(lambda: list(
+            self.graph.get_state_history(config, limit=limit + 1, before=before_config)))
+        by_id = {_checkpoint_id(s): s for s in snapshots}
+        infos = []
+        for snapshot in snapshots[:limit]:
+            parent_id = _parent_id(snapshot)
+            parent = by_id.get(parent_id) if parent_id else None
+            if parent_id and parent is None:
+                parent = self._guard(lambda p=parent_id: self.graph.get_state(
+                    _config(record.thread_id, p)))
+            infos.append(self._checkpoint_info(snapshot, parent))
+        return infos
+
+    def state_at(self, user_id: str, thread_id: str, checkpoint_id: str) -> CheckpointState:
+        """The full state at one checkpoint and what changed from its parent."""
+        record = self._readable_thread(self.user(user_id), thread_id)
+        snapshot = self._snapshot(record, checkpoint_id)
+        parent_id = _parent_id(snapshot)
+        parent = self._snapshot(record, parent_id) if parent_id else None
+        values = snapshot.values or {}
+        parent_values = (parent.values or {}) if parent else {}
+        ids = [m.id for m in values.get("messages", [])]
+        parent_ids = [m.id for m in parent_values.get("messages", [])]
+        return CheckpointState(
+            info=self._checkpoint_info(snapshot, parent),
+            messages=[to_chat_message(m) for m in values.get("messages", [])],
+            summary=values.get("summary", ""),
+            customer=values.get("customer", {}),
+            values=json_values(values),
+            added_message_ids=[i for i in ids if i not in parent_ids],
+            removed_message_ids=[i for i in parent_ids if i not in ids],
+            summary_changed=values.get("summary", "") != parent_values.get("summary", ""),
+        )
+
+    def replay(self, user_id: str, thread_id: str, checkpoint_id: str) -> Iterator[ChatEvent]:
+        """Run again from a checkpoint; the new steps form a branch from it."""
+        record = self._owned_thread(self._customer(user_id), thread_id)
+        snapshot = self._snapshot(record, checkpoint_id)
+        if not snapshot.next:
+            raise InvalidInput(f"checkpoint {checkpoint_id} ends a turn, so there is nothing to "
+                               "replay; pick one that shows what runs next")
+        return self._run(record, None, config=snapshot.config)
+
+    def fork(self, user_id: str, thread_id: str, checkpoint_id: str,
+             text: str) -> Iterator[ChatEvent]:
+        """Edit the customer message at a checkpoint and continue on a new branch."""
+        record = self._owned_thread(self._customer(user_id), thread_id)
+        text = self._valid_message(text)
+        snapshot = self._snapshot(record, checkpoint_id)
+        messages = (snapshot.values or {}).get("messages", [])
+        if not messages or not isinstance(messages[-1], HumanMessage) or \
+                snapshot.metadata.get("source") == "input":
+            raise InvalidInput(f"checkpoint {checkpoint_id} does not end with a customer "
+                               "message; fork from a checkpoint where one was just received")
+        edited = HumanMessage(text, id=messages[-1].id)
+        branch = self._guard(lambda: self.graph.update_state(
+            snapshot.config, {"messages": [edited]}, as_node="__start__"))
+        return self._run(record, None, config=branch)
+
+    def export_thread(self, user_id: str, thread_id: str) -> dict[str, Any]:
+        """The thread and every checkpoint (oldest first) as JSON-ready data."""
+        record = self._readable_thread(self.user(user_id), thread_id)
+        checkpoints = []
+        before: str | None = None
+        while True:
+            page = self.history(user_id, thread_id, limit=MAX_PAGE, before=before)
+            for info in page:
+                snapshot = self._snapshot(record, info.checkpoint_id)
+                checkpoints.append({**asdict(info), "values": json_values(snapshot.values or {})})
+            if len(page) < MAX_PAGE:
+                break
+            before = page[-1].checkpoint_id
+        checkpoints.reverse()
+        return {"format": "support-agent/thread-export@1", "exported_at": time.time(),
+                "thread": asdict(record), "checkpoints": checkpoints}
+
+    def ledger(self, user_id: str) -> list[dict[str, Any]]:
+        """Ledger entries visible to the user: their own, or their tenant's for a supervisor."""
+        user = self.user(user_id)
+        entries = self.shop.ledger(tenant=user.tenant)
+        if not user.is_supervisor:
+            entries = [e for e in entries if e.customer_id == user.user_id]
+        return [asdict(e) for e in entries]
+
+    # --- running the graph -------------------------------------------------------------------
+
+    def _run(self, record: ThreadRecord, graph_input: Any, *, config: dict | None = None,
+             discard_if_empty: bool = False) -> Iterator[ChatEvent]:
+        config = config or _config(record.thread_id)
+        context = SupportContext(user_id=record.user_id, tenant=record.tenant)
+        try:
+            for mode, data in self.graph.stream(graph_input, config, context=context,
+                                                stream_mode=["messages", "updates"],
+                                                durability="sync"):
+                yield from self._events(record, mode, data)
+        except Exception as exc:
+            self._after_failure(record, discard_if_empty)
+            translated = as_unavailable(exc) or model_unavailable(exc)
+            if translated is not None:
+                raise translated from exc
+            raise
+        snapshot = self._guard(lambda: self.graph.get_state(_config(record.thread_id)))
+        status = self._record_status(record, snapshot)
+        messages = (snapshot.values or {}).get("messages", [])
+        reply = messages[-1].text if messages and isinstance(messages[-1], AIMessage) else ""
+        yield TurnEndedEvent(record.thread_id, status, reply, _checkpoint_id(snapshot))
+
+    def _events(self, record: ThreadRecord, mode: str, data: Any) -> Iterator[ChatEvent]:
+        if mode == "messages":
+            chunk, metadata = data
+            if metadata.get("langgraph_node") == "agent" and chunk.text:
+                yield TokenEvent(chunk.text)
+            return
+        for node, update in data.items():
+            if node == "__interrupt__":
+                for pending in update:
+                    yield ApprovalRequestedEvent(self._approval(record, pending.id, pending.value))
+                continue
+            new_messages = (update or {}).get("messages", []) if isinstance(update, dict) else []
+            removed = [m for m in new_messages if isinstance(m, RemoveMessage)]
+            if node in ("summarize", "prune") and removed:
+                yield HousekeepingEvent(node, len(removed))
+            for message in new_messages:
+                if isinstance(message, AIMessage) and node == "agent":
+                    for call in message.tool_calls:
+                        yield ToolCallEvent(call["name"], call["args"],
+                                            call["name"] in self.settings.approval_required)
+                elif isinstance(message, ToolMessage):
+                    yield ToolResultEvent(message.name or "", message.text,
+                                          message.status != "error")
+
+    def _after_failure(self, record: ThreadRecord, discard_if_empty: bool) -> None:
+        try:
+            snapshot = self.graph.get_state(_config(record.thread_id))
+            if discard_if_empty and not snapshot.values:
+                self.threads.delete(record.thread_id)  # never leave a thread with no turn in it
+            else:
+                self._record_status(record, snapshot)
+        except Exception:  # the original failure is what the user needs to see
+            pass
+
+    def _record_status(self, record: ThreadRecord, snapshot: StateSnapshot) -> ThreadStatus:
+        if snapshot.interrupts:
+            status: ThreadStatus = "awaiting_approval"
+        elif snapshot.next:
+            status = "interrupted"
+        else:
+            status = "active"
+        self.threads.set_status(record.thread_id, status)
+        return status
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    def _customer(self, user_id: str) -> User:
+        user = self.user(user_id)
+        if user.is_supervisor:
+            raise NotAllowed(f"{user.user_id} is a supervisor; only customers chat. Supervisors "
+                             "review approvals and read history.")
+        return user
+
+    def _supervisor(self, user_id: str) -> User:
+        user = self.user(user_id)
+        if not user.is_supervisor:
+            raise NotAllowed(f"{user.user_id} is not a supervisor, so cannot list or decide "
+                             "approvals")
+        return user
+
+    def _owned_thread(self, user: User, thread_id: str | None) -> ThreadRecord:
+        record = self.threads.get(thread_id) if thread_id else None
+        if record is None or record.tenant != user.tenant or record.user_id != user.user_id:
+            raise NotFound("thread not found")
+        return record
+
+    def _readable_thread(self, user: User, thread_id: str | None) -> ThreadRecord:
+        """The owner reads their thread; a supervisor reads any thread of their tenant."""
+        if not user.is_supervisor:
+            return self._owned_thread(user, thread_id)
+        record = self.threads.get(thread_id) if thread_id else None
+        if record is None or record.tenant != user.tenant:
+            raise NotFound("thread not found")
+        return record
+
+    def _valid_message(self, text: str) -> str:
+        text = (text or "").strip()
+        if not text:
+            raise InvalidInput("the message is empty")
+        limit = self.settings.max_message_chars
+        if len(text) > limit:
+            raise InvalidInput(f"the message is {len(text):,} characters long; the limit is "
+                               f"{limit:,} (SUPPORT_MAX_MESSAGE_CHARS)")
+        return text
+
+    def _valid_decision(self, decision: Any, pending: PendingApproval,
+                        supervisor: User) -> dict[str, Any]:
+        if not isinstance(decision, dict):
+            raise InvalidInput("a decision must be an object such as {\"action\": \"approve\"}")
+        try:
+            checked = ApprovalDecision.model_validate({**decision,
+                                                       "decided_by": supervisor.user_id})
+        except ValidationError as exc:
+            raise InvalidInput(f"malformed decision: {describe_validation_error(exc)}; the "
+                               "request is still waiting") from None
+        if checked.action == "edit":
+            tool = TOOLS[pending.action]
+            try:
+                tool.args.model_validate({**pending.arguments, **(checked.arguments or {})})
+            except ValidationError as exc:
+                raise InvalidInput(f"the edited arguments for {pending.action} are invalid: "
+                                   f"{describe_validation_error(exc)}; the request is still "
+                                   "waiting") from None
+        return checked.model_dump(exclude_none=True)
+
+    def _snapshot(self, record: ThreadRecord, checkpoint_id: str | None) -> StateSnapshot:
+        snapshot = self._guard(lambda: self.graph.get_state(
+            _config(record.thread_id, checkpoint_id)))
+        if snapshot.metadata is None or _checkpoint_id(snapshot) != checkpoint_id:
+            raise NotFound(f"checkpoint {checkpoint_id} not found in this thread")
+        return snapshot
+
+    def _approvals_in(self, record: ThreadRecord,
+                      snapshot: StateSnapshot) -> list[PendingApproval]:
+        return [self._approval(record, i.id, i.value) for i in snapshot.interrupts
+                if isinstance(i.value, dict) and i.value.get("kind") == "approval"]
+
+    def _approval(self, record: ThreadRecord, interrupt_id: str,
+                  value: dict[str, Any]) -> PendingApproval:
+        customer = self.shop.get_user(record.user_id)
+        return PendingApproval(
+            thread_id=record.thread_id,
+            thread_title=record.title,
+            interrupt_id=interrupt_id,
+            action=value["action"],
+            arguments=dict(value["arguments"]),
+            tool_call_id=value["tool_call_id"],
+            tenant=record.tenant,
+            customer_id=record.user_id,
+            customer_name=customer.display_name if customer else record.user_id,
+            reason=value.get("reason", ""),
+            excerpt=list(value.get("excerpt", [])),
+            requested_at=float(value.get("requested_at", 0.0)),
+        )
+
+    def _checkpoint_info(self, snapshot: StateSnapshot,
+                         parent: StateSnapshot | None) -> CheckpointInfo:
+        values = snapshot.values or {}
+        messages = values.get("messages", [])
+        source = snapshot.metadata.get("source", "loop")
+        if source == "input":
+            written_by: tuple[str, ...] = ("input",)
+        elif source in ("update", "fork"):
+            written_by = (source,)
+        else:
+            written_by = tuple(parent.next) if parent else ()
+        return CheckpointInfo(
+            checkpoint_id=_checkpoint_id(snapshot) or "",
+            parent_id=_parent_id(snapshot),
+            step=int(snapshot.metadata.get("step", 0)),
+            source=source,
+            written_by=written_by,
+            next_nodes=tuple(snapshot.next),
+            created_at=snapshot.created_at or "",
+            message_count=len(messages),
+            size_bytes=self._size(values),
+            can_fork=bool(messages) and isinstance(messages[-1], HumanMessage)
+            and source != "input",
+            awaiting_approval=bool(snapshot.interrupts),
+        )
+
+    def _size(self, values: dict[str, Any]) -> int:
+        return len(self.persistence.checkpointer.serde.dumps_typed(values)[1])
+
+    @staticmethod
+    def _guard(read: Callable[[], T]) -> T:
+        """Run a read, turning a database failure into a user-facing Unavailable."""
+        try:
+            return read()
+        except SupportError:
+            raise
+        except Exception as exc:
+            translated = as_unavailable(exc)
+            if translated is not None:
+                raise translated from exc
+            raise
+
+
+def collect(events: Iterator[ChatEvent]) -> TurnResult:
+    """Drain a stream of events into one TurnResult."""
+    seen = list(events)
+    end = next((e for e in reversed(seen) if isinstance(e, TurnEndedEvent)), None)
+    if end is None:  # pragma: no cover - _run always ends with TurnEndedEvent
+        raise RuntimeError("the turn ended without a TurnEndedEvent")
+    return TurnResult(end.thread_id, end.status, end.reply, seen)
+
+
+def to_chat_message(message: AnyMessage) -> ChatMessage:
+    """A LangChain message as a person reads it."""
+    if isinstance(message, HumanMessage):
+        return ChatMessage(message.id, "customer", message.text)
+    if isinstance(message, AIMessage):
+        calls = [{"name": c["name"], "args": c["args"], "id": c["id"]} for c in message.tool_calls]
+        return ChatMessage(message.id, "assistant", message.text, tool_calls=calls)
+    if isinstance(message, ToolMessage):
+        return ChatMessage(message.id, "tool", message.text, tool_name=message.name,
+                           ok=message.status != "error")
+    if isinstance(message, SystemMessage):
+        return ChatMessage(message.id, "system", message.text)
+    return ChatMessage(message.id, "system", str(message.content))
+
+
+def json_values(values: dict[str, Any]) -> dict[str, Any]:
+    """State values in a JSON-friendly shape."""
+    return {
+        "messages": messages_to_dict(values.get("messages", [])),
+        "summary": values.get("summary", ""),
+        "customer": values.get("customer", {}),
+    }
+
+
+def _config(thread_id: str, checkpoint_id: str | None = None) -> dict[str, Any]:
+    configurable: dict[str, Any] = {"thread_id": thread_id, "checkpoint_ns": ""}
+    if checkpoint_id:
+        configurable["checkpoint_id"] = checkpoint_id
+    return {"configurable": configurable}
+
+
+def _checkpoint_id(snapshot: StateSnapshot) -> str | None:
+    return (snapshot.config or {}).get("configurable", {}).get("checkpoint_id")
+
+
+def _parent_id(snapshot: StateSnapshot) -> str | None:
+    return (snapshot.parent_config or {}).get("configurable", {}).get("checkpoint_id")
+
+
+def _clean_title(text: str | None) -> str:
+    words = " ".join((text or "").split())
+    return words if len(words) <= MAX_TITLE_CHARS else words[:MAX_TITLE_CHARS - 1] + "…"
+
+
+def _page(limit: int, offset: int) -> tuple[int, int]:
+    if limit < 1 or offset < 0:
+        raise InvalidInput("page size must be at least 1 and the offset not negative")
+    return min(limit, MAX_PAGE), offset

@@ -1,0 +1,151 @@
+"""Settings, read once from SUPPORT_* environment variables, a .env file and CLI overrides."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from agent.errors import ConfigError
+from agent.tools.catalog import ALL_TOOL_NAMES, SENSITIVE_TOOL_NAMES
+
+SaverKind = Literal["memory", "sqlite", "postgres"]
+BusyPolicy = Literal["wait", "fail"]
+
+_MODEL_PATTERN = re.compile(r"^(offline|openai:[\w.\-/:]+)$")
+
+
+class Settings(BaseSettings):
+    """Everything the app can be configured with; field names map to SUPPORT_<NAME>."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SUPPORT_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        validate_default=True,
+    )
+
+    saver: SaverKind = "sqlite"
+    sqlite_path: Path = Path("data/support-agent.db")
+    postgres_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
+    postgres_pool_size: int = Field(default=10, ge=1, le=200)
+    redis_url: str | None = None
+
+    model: str = "offline"
+    openai_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("SUPPORT_OPENAI_API_KEY", "OPENAI_API_KEY")
+    )
+    openai_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("SUPPORT_OPENAI_BASE_URL", "OPENAI_BASE_URL")
+    )
+    model_timeout_seconds: float = Field(default=60.0, gt=0)
+
+    # Conversation bounds: summarise folds old turns into `summary`; prune is the hard cap.
+    summary_trigger_messages: int = Field(default=20, ge=0)
+    summary_keep_messages: int = Field(default=12, ge=2)
+    prune_max_messages: int = Field(default=40, ge=4)
+    prune_max_chars: int = Field(default=40_000, ge=1_000)
+    max_message_chars: int = Field(default=4_000, ge=1, le=100_000)
+
+    approval_required: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(SENSITIVE_TOOL_NAMES)
+    )
+
+    # Per-thread locking (see agent/persistence/locks.py).
+    busy_policy: BusyPolicy = "wait"
+    busy_wait_seconds: float = Field(default=30.0, ge=0)
+    lock_ttl_seconds: float = Field(default=120.0, gt=1)
+
+    @field_validator("model")
+    @classmethod
+    def _known_model(cls, value: str) -> str:
+        if not _MODEL_PATTERN.match(value):
+            raise ValueError("use 'offline' or 'openai:<model name>', e.g. openai:gpt-4o-mini")
+        return value
+
+    @field_validator("approval_required", mode="before")
+    @classmethod
+    def _split_tool_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("approval_required")
+    @classmethod
+    def _known_tools(cls, value: list[str]) -> list[str]:
+        unknown = [name for name in value if name not in ALL_TOOL_NAMES]
+        if unknown:
+            raise ValueError(
+                f"unknown tool {', '.join(unknown)}; choose from {', '.join(ALL_TOOL_NAMES)}"
+            )
+        return value
+
+    @field_validator("postgres_url")
+    @classmethod
+    def _postgres_scheme(cls, value: str) -> str:
+        if not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("must start with postgresql://")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @property
+    def model_is_offline(self) -> bool:
+        """True when the deterministic offline model answers."""
+        return self.model == "offline"
+
+    def describe(self) -> dict[str, str]:
+        """A printable view of the settings with secrets masked."""
+        shown = {
+            "saver": self.saver,
+            "model": self.model,
+            "redis": self.redis_url or "not configured",
+            "approval_required": ", ".join(self.approval_required) or "(none)",
+        }
+        if self.saver == "sqlite":
+            shown["database"] = str(self.sqlite_path)
+        elif self.saver == "postgres":
+            shown["database"] = _mask_password(self.postgres_url)
+        else:
+            shown["database"] = "in memory (lost when the process exits)"
+        if not self.model_is_offline:
+            shown["openai_base_url"] = self.openai_base_url or "https://api.openai.com/v1"
+            shown["openai_api_key"] = "set" if self.openai_api_key else "missing"
+        return shown
+
+
+def _mask_password(url: str) -> str:
+    return re.sub(r"(//[^:/@]+:)[^@]*@", r"\1***@", url)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings (overrides win over env and .env); a bad value raises ConfigError."""
+    given = {key: value for key, value in overrides.items() if value is not None}
+    try:
+        return Settings(**given)
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc)) from None
+
+
+def _explain(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error["loc"] else "settings"
+        env_name = "OPENAI_" + field[7:].upper() if field.startswith("openai_") else field.upper()
+        if not env_name.startswith("OPENAI_"):
+            env_name = f"SUPPORT_{env_name}"
+        message = error["msg"].removeprefix("Value error, ")
+        problems.append(f"bad setting {env_name} (--{field.replace('_', '-')}): {message}"
+                        f" (got {error.get('input')!r})")
+    return "; ".join(problems)
