@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
+from rich.table import Column, Table
 
 from agent.errors import InvalidInput, SupportError
 from agent.service import SupportDesk, collect
@@ -51,9 +52,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         settings = load_settings(**{k: getattr(args, k, None) for k in SETTING_FLAGS})
+    except SupportError as exc:
+        if args.handler is cmd_doctor:  # doctor reports a bad setting as its first check
+            out.print(f"[red]FAIL[/] config    {escape(str(exc))}")
+            return 1
+        err.print(f"[bold red]error:[/] {escape(str(exc))}")
+        return exc.exit_code
+    try:
         return args.handler(settings, args) or 0
     except SupportError as exc:
-        err.print(f"[bold red]error:[/] {exc}")
+        err.print(f"[bold red]error:[/] {escape(str(exc))}")
         return exc.exit_code
     except KeyboardInterrupt:
         err.print("interrupted")
@@ -181,8 +189,8 @@ def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
     with SupportDesk.open(settings) as desk:
         user = desk.user(args.user)
         thread_id = args.thread
-        out.print(f"Signed in as {user.display_name} ({user.tenant}). /new starts a thread, "
-                  "/quit leaves.")
+        out.print(f"Signed in as {escape(user.display_name)} ({user.tenant}). "
+                  "/new starts a thread, /quit leaves.")
         while True:
             try:
                 text = out.input("[bold cyan]you>[/] ")
@@ -197,7 +205,7 @@ def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
             try:
                 end = print_turn(desk.send_message(args.user, text, thread_id=thread_id))
             except SupportError as exc:
-                err.print(f"[bold red]error:[/] {exc}")
+                err.print(f"[bold red]error:[/] {escape(str(exc))}")
                 continue
             thread_id = end.thread_id
             if end.status == "awaiting_approval":
@@ -216,7 +224,7 @@ def wait_for_decision(desk: SupportDesk, user_id: str, thread_id: str) -> None:
             return
     for message in view.messages[seen:]:
         if message.role == "assistant" and message.text:
-            out.print(f"[bold green]assistant>[/] {message.text}")
+            out.print(f"[bold green]assistant>[/] {escape(message.text)}")
 
 
 def cmd_threads(settings: Settings, args: argparse.Namespace) -> int:
@@ -225,10 +233,10 @@ def cmd_threads(settings: Settings, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"total": page.total, "threads": [asdict(t) for t in page.threads]}))
         return 0
-    table = Table("thread", "title", "status", "last activity",
+    table = Table(_id_column("thread"), "title", "status", "last activity",
                   title=f"{page.total} threads (showing {len(page.threads)} from {page.offset})")
     for t in page.threads:
-        table.add_row(t.thread_id, t.title, t.status, _when(t.updated_at))
+        table.add_row(t.thread_id, escape(t.title), t.status, _when(t.updated_at))
     out.print(table)
     return 0
 
@@ -236,27 +244,27 @@ def cmd_threads(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_show(settings: Settings, args: argparse.Namespace) -> int:
     with SupportDesk.open(settings) as desk:
         view = desk.view_thread(args.user, args.thread)
-    out.print(f"[bold]{view.thread.title}[/] ({view.thread.status})")
+    out.print(f"[bold]{escape(view.thread.title)}[/] ({view.thread.status})")
     if view.summary:
-        out.print(f"[dim]summary:\n{view.summary}[/]")
+        out.print(f"[dim]summary:\n{escape(view.summary)}[/]")
     for message in view.messages:
         if message.role == "tool":
-            out.print(f"  [dim]{message.tool_name} -> {message.text}[/]")
+            out.print(f"  [dim]{message.tool_name} -> {escape(message.text)}[/]")
         elif message.tool_calls:
             for call in message.tool_calls:
-                out.print(f"  [dim]calls {call['name']}({json.dumps(call['args'])})[/]")
+                out.print(f"  [dim]calls {call['name']}({escape(json.dumps(call['args']))})[/]")
         else:
-            out.print(f"[bold]{message.role}>[/] {message.text}")
+            out.print(f"[bold]{message.role}>[/] {escape(message.text)}")
     for pending in view.pending_approvals:
         out.print(f"[yellow]waiting for approval: {pending.action} "
-                  f"{json.dumps(pending.arguments)}[/]")
+                  f"{escape(json.dumps(pending.arguments))}[/]")
     return 0
 
 
 def cmd_rename(settings: Settings, args: argparse.Namespace) -> int:
     with SupportDesk.open(settings) as desk:
         record = desk.rename_thread(args.user, args.thread, args.title)
-    out.print(f"renamed {record.thread_id}: {record.title}")
+    out.print(f"renamed {record.thread_id}: {escape(record.title)}")
     return 0
 
 
@@ -273,8 +281,8 @@ def cmd_history(settings: Settings, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([asdict(c) for c in page]))
         return 0
-    table = Table("checkpoint", "step", "source", "written by", "next", "messages", "bytes",
-                  "time")
+    table = Table(_id_column("checkpoint"), "step", "source", "written by", "next", "messages",
+                  "bytes", "time")
     for c in page:
         table.add_row(c.checkpoint_id, str(c.step), c.source, ", ".join(c.written_by),
                       ", ".join(c.next_nodes) or "-", str(c.message_count), f"{c.size_bytes:,}",
@@ -318,9 +326,11 @@ def cmd_approvals(settings: Settings, args: argparse.Namespace) -> int:
     if not pending:
         out.print("nothing is waiting for approval")
         return 0
-    table = Table("thread", "customer", "action", "arguments", "waiting", "request id")
+    table = Table(_id_column("thread"), "customer", "action", "arguments", "waiting",
+                  _id_column("request id"))
     for p in pending:
-        table.add_row(p.thread_id, p.customer_name, p.action, json.dumps(p.arguments),
+        table.add_row(p.thread_id, escape(p.customer_name), p.action,
+                      escape(json.dumps(p.arguments)),
                       f"{max(0, time.time() - p.requested_at):.0f}s", p.interrupt_id)
     out.print(table)
     return 0
@@ -351,7 +361,7 @@ def cmd_ledger(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     table = Table("ref", "order", "kind", "amount", "customer", "when")
     for e in entries:
-        table.add_row(e["result"].split("reference ")[-1].split(")")[0], e["order_id"], e["kind"],
+        table.add_row(e["reference"], e["order_id"], e["kind"],
                       f"${e['amount_cents'] / 100:,.2f}", e["customer_id"], _when(e["created_at"]))
     out.print(table)
     return 0
@@ -362,7 +372,7 @@ def cmd_users(settings: Settings, args: argparse.Namespace) -> int:
         users = desk.users()
     table = Table("user", "name", "tenant", "role")
     for u in users:
-        table.add_row(u.user_id, u.display_name, u.tenant, u.role)
+        table.add_row(u.user_id, escape(u.display_name), u.tenant, u.role)
     out.print(table)
     return 0
 
@@ -371,7 +381,7 @@ def cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
     checks = SupportDesk.diagnose(settings)
     for check in checks:
         mark = "[green]ok  [/]" if check.ok else "[red]FAIL[/]"
-        out.print(f"{mark} {check.name:<9} {check.detail}")
+        out.print(f"{mark} {check.name:<9} {escape(check.detail)}")
     return 0 if all(check.ok for check in checks) else 1
 
 
@@ -398,23 +408,23 @@ def print_turn(events: Iterator[ChatEvent]) -> TurnEndedEvent:
             if not speaking:
                 out.print("[bold green]assistant>[/] ", end="")
                 speaking = True
-            out.print(event.text, end="")
+            out.print(event.text, end="", markup=False)
             continue
         if speaking:
             out.print()
             speaking = False
         if isinstance(event, ToolCallEvent):
             note = " (needs approval)" if event.needs_approval else ""
-            out.print(f"[dim]  calls {event.name}({json.dumps(event.arguments)}){note}[/]")
+            out.print(f"[dim]  calls {event.name}({escape(json.dumps(event.arguments))}){note}[/]")
         elif isinstance(event, ToolResultEvent):
             colour = "dim" if event.ok else "yellow"
-            out.print(f"[{colour}]  {event.name}: {event.text.splitlines()[0]}[/]")
+            out.print(f"[{colour}]  {event.name}: {escape(event.text.splitlines()[0])}[/]")
         elif isinstance(event, HousekeepingEvent):
             out.print(f"[dim]  ({event.kind}: {event.removed_messages} older messages folded "
                       "away)[/]")
         elif isinstance(event, ApprovalRequestedEvent):
             out.print(f"[yellow]waiting for a supervisor to approve {event.approval.action} "
-                      f"{json.dumps(event.approval.arguments)}[/]")
+                      f"{escape(json.dumps(event.approval.arguments))}[/]")
         elif isinstance(event, TurnEndedEvent):
             end = event
     if speaking:
@@ -424,20 +434,23 @@ def print_turn(events: Iterator[ChatEvent]) -> TurnEndedEvent:
     return end
 
 
-def _parse_assignment(text: str) -> tuple[str, Any]:
-    key, sep, raw = text.partition("=")
+def _parse_assignment(text: str) -> tuple[str, str]:
+    # Values stay strings: the service types them by the tool's schema ("20" -> 20.0), so an
+    # order number like 1001 is not turned into an integer here.
+    key, sep, value = text.partition("=")
     if not sep or not key.strip():
         raise InvalidInput(f"--set needs ARG=VALUE, got {text!r}")
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError:
-        value = raw
     return key.strip(), value
 
 
 def _settings_env(args: argparse.Namespace) -> dict[str, str]:
     return {f"SUPPORT_{k.upper()}": str(getattr(args, k)) for k in SETTING_FLAGS
             if getattr(args, k, None) is not None}
+
+
+def _id_column(header: str) -> Column:
+    """A column whose ids wrap onto more lines rather than being cut, so they can be copied."""
+    return Column(header, overflow="fold", min_width=12)
 
 
 def _when(epoch: float) -> str:

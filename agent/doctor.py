@@ -42,21 +42,22 @@ def _redis(settings: Settings) -> Check:
                                     "shared per-thread locks)")
     import redis
 
+    where = settings.describe()["redis"]
     try:
         client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=3,
                                       socket_timeout=3)
         client.ping()
         version = client.info("server").get("redis_version", "?")
         client.close()
-        return Check("redis", True, f"reachable at {settings.redis_url} (Redis {version})")
+        return Check("redis", True, f"reachable at {where} (Redis {version})")
     except redis.RedisError as exc:
-        return Check("redis", False, f"cannot reach {settings.redis_url}: {exc}")
+        return Check("redis", False, f"cannot reach {where}: {exc}")
 
 
 def _model(settings: Settings) -> Check:
     if settings.model_is_offline:
         return Check("model", True, "offline support model (deterministic, no network, no key)")
-    from agent.model.factory import make_chat_model, model_unavailable
+    from agent.model.factory import make_chat_model, model_error
 
     try:
         make_chat_model(settings)
@@ -70,7 +71,7 @@ def _model(settings: Settings) -> Check:
                                base_url=settings.openai_base_url, timeout=10, max_retries=0)
         available = {m.id for m in client.models.list()}
     except Exception as exc:
-        failure = model_unavailable(exc)
+        failure = model_error(exc)
         return Check("model", False, str(failure) if failure else f"{type(exc).__name__}: {exc}")
     if name not in available:
         return Check("model", False, f"the endpoint does not list model {name!r} "

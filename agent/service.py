@@ -24,10 +24,10 @@ from langchain_core.messages import (
 from langgraph.types import Command, StateSnapshot
 from pydantic import ValidationError
 
-from agent.domain.shop import Shop, User
+from agent.domain.shop import Shop, User, reference
 from agent.errors import InvalidInput, NotAllowed, NotFound, SupportError
 from agent.graph import build_graph
-from agent.model.factory import model_unavailable
+from agent.model.factory import model_error
 from agent.nodes.approval import ApprovalDecision
 from agent.nodes.memory import PROFILE_KEY, profile_namespace
 from agent.nodes.tools import describe_validation_error
@@ -72,6 +72,8 @@ class SupportDesk:
         self.threads = ThreadRegistry(persistence.db)
         self.graph = build_graph(checkpointer=persistence.checkpointer, store=persistence.store,
                                  settings=settings, shop=self.shop, model=model)
+        # Graph runs a caller has not finished reading: closed before the connections are.
+        self._open_runs: set[Iterator[Any]] = set()
 
     @classmethod
     def open(cls, settings: Settings | None = None, **overrides: Any) -> SupportDesk:
@@ -89,7 +91,11 @@ class SupportDesk:
             raise
 
     def close(self) -> None:
-        """Release database connections."""
+        """Stop unfinished runs, then release database connections."""
+        # A caller may abandon a turn mid-stream (an exception, Ctrl-C, a page rerun). The
+        # run's worker threads still use the connections, so they are stopped first.
+        while self._open_runs:
+            self._open_runs.pop().close()
         self.persistence.close()
 
     def __enter__(self) -> SupportDesk:
@@ -232,8 +238,9 @@ class SupportDesk:
         if interrupt_id is not None:
             waiting = [p for p in waiting if p.interrupt_id == interrupt_id]
             if not waiting:
-                raise InvalidInput("that request was already decided (by someone else, or in "
-                                   "another window)")
+                raise InvalidInput(f"no request {interrupt_id} is waiting in this thread; it was "
+                                   "probably decided already (by someone else, or in another "
+                                   "window)")
         if not waiting:
             raise InvalidInput("nothing in this thread is waiting for approval; it may have been "
                                "decided already")
@@ -332,7 +339,7 @@ class SupportDesk:
         entries = self.shop.ledger(tenant=user.tenant)
         if not user.is_supervisor:
             entries = [e for e in entries if e.customer_id == user.user_id]
-        return [asdict(e) for e in entries]
+        return [{"reference": reference(e.idempotency_key), **asdict(e)} for e in entries]
 
     # --- running the graph -------------------------------------------------------------------
 
@@ -340,17 +347,21 @@ class SupportDesk:
              discard_if_empty: bool = False) -> Iterator[ChatEvent]:
         config = config or _config(record.thread_id)
         context = SupportContext(user_id=record.user_id, tenant=record.tenant)
+        stream = self.graph.stream(graph_input, config, context=context,
+                                   stream_mode=["messages", "updates"], durability="sync")
+        self._open_runs.add(stream)
         try:
-            for mode, data in self.graph.stream(graph_input, config, context=context,
-                                                stream_mode=["messages", "updates"],
-                                                durability="sync"):
+            for mode, data in stream:
                 yield from self._events(record, mode, data)
         except Exception as exc:
             self._after_failure(record, discard_if_empty)
-            translated = as_unavailable(exc) or model_unavailable(exc)
+            translated = as_unavailable(exc) or model_error(exc)
             if translated is not None:
                 raise translated from exc
             raise
+        finally:
+            self._open_runs.discard(stream)
+            stream.close()
         snapshot = self._guard(lambda: self.graph.get_state(_config(record.thread_id)))
         status = self._record_status(record, snapshot)
         messages = (snapshot.values or {}).get("messages", [])
@@ -385,7 +396,9 @@ class SupportDesk:
         try:
             snapshot = self.graph.get_state(_config(record.thread_id))
             if discard_if_empty and not snapshot.values:
-                self.threads.delete(record.thread_id)  # never leave a thread with no turn in it
+                # The first message never reached a checkpoint: no thread without a turn in it.
+                # Once it did, the thread stays (status interrupted) and the message is kept.
+                self.threads.delete(record.thread_id)
             else:
                 self._record_status(record, snapshot)
         except Exception:  # the original failure is what the user needs to see
@@ -455,11 +468,14 @@ class SupportDesk:
         if checked.action == "edit":
             tool = TOOLS[pending.action]
             try:
-                tool.args.model_validate({**pending.arguments, **(checked.arguments or {})})
+                valid = tool.args.model_validate({**pending.arguments, **(checked.arguments or {})})
             except ValidationError as exc:
                 raise InvalidInput(f"the edited arguments for {pending.action} are invalid: "
                                    f"{describe_validation_error(exc)}; the request is still "
                                    "waiting") from None
+            # Typed as the tool declares them ("20" from a command line becomes 20.0).
+            typed = valid.model_dump()
+            checked.arguments = {key: typed[key] for key in checked.arguments or {}}
         return checked.model_dump(exclude_none=True)
 
     def _snapshot(self, record: ThreadRecord, checkpoint_id: str | None) -> StateSnapshot:

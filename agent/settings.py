@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -31,7 +32,8 @@ class Settings(BaseSettings):
 
     saver: SaverKind = "sqlite"
     sqlite_path: Path = Path("data/support-agent.db")
-    postgres_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
+    postgres_url: str = Field(default="postgresql://postgres@127.0.0.1:5432/postgres",
+                              repr=False)  # may hold a password
     postgres_pool_size: int = Field(default=10, ge=1, le=200)
     redis_url: str | None = None
 
@@ -110,7 +112,7 @@ class Settings(BaseSettings):
         shown = {
             "saver": self.saver,
             "model": self.model,
-            "redis": self.redis_url or "not configured",
+            "redis": _mask_password(self.redis_url) if self.redis_url else "not configured",
             "approval_required": ", ".join(self.approval_required) or "(none)",
         }
         if self.saver == "sqlite":
@@ -126,7 +128,18 @@ class Settings(BaseSettings):
 
 
 def _mask_password(url: str) -> str:
-    return re.sub(r"(//[^:/@]+:)[^@]*@", r"\1***@", url)
+    """The URL with any password (in the user part or a password= parameter) replaced."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, host = netloc.rsplit("@", 1)
+        if ":" in userinfo:
+            netloc = userinfo.split(":", 1)[0] + ":***@" + host
+    query = "&".join(
+        f"{key}=***" if key.lower() == "password" else f"{key}={value}" if value else key
+        for key, value in parse_qsl(parts.query, keep_blank_values=True)
+    )
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -141,11 +154,20 @@ def load_settings(**overrides: Any) -> Settings:
 def _explain(exc: ValidationError) -> str:
     problems = []
     for error in exc.errors():
-        field = str(error["loc"][0]) if error["loc"] else "settings"
-        env_name = "OPENAI_" + field[7:].upper() if field.startswith("openai_") else field.upper()
-        if not env_name.startswith("OPENAI_"):
-            env_name = f"SUPPORT_{env_name}"
+        field = _field_of(str(error["loc"][0]) if error["loc"] else "settings")
+        if field.startswith("openai_"):
+            name = f"{field.upper()} (or SUPPORT_{field.upper()})"
+        else:
+            name = f"SUPPORT_{field.upper()} (--{field.replace('_', '-')})"
         message = error["msg"].removeprefix("Value error, ")
-        problems.append(f"bad setting {env_name} (--{field.replace('_', '-')}): {message}"
-                        f" (got {error.get('input')!r})")
+        problems.append(f"bad setting {name}: {message} (got {error.get('input')!r})")
     return "; ".join(problems)
+
+
+def _field_of(location: str) -> str:
+    """The field name for an error location, which is the alias for aliased fields."""
+    for name, info in Settings.model_fields.items():
+        alias = info.validation_alias
+        if isinstance(alias, AliasChoices) and location in alias.choices:
+            return name
+    return location

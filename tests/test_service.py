@@ -115,7 +115,7 @@ def test_approval_flow_and_double_decision(desk):
                                        interrupt_id=pending.interrupt_id))
     assert isinstance(events[-1], TurnEndedEvent) and events[-1].status == "active"
     assert "Refunded $129.00" in events[-1].reply
-    with pytest.raises(InvalidInput, match="already decided"):
+    with pytest.raises(InvalidInput, match="decided already"):
         desk.decide_approval("sam", result.thread_id, {"action": "approve"},
                              interrupt_id=pending.interrupt_id)
     assert len(desk.shop.ledger()) == 1
@@ -225,3 +225,34 @@ def test_export_is_json_with_every_checkpoint_oldest_first(desk):
     assert data["thread"]["thread_id"] == thread
     last = data["checkpoints"][-1]["values"]["messages"][-1]
     assert last["type"] == "ai" and "ORD-1001" in last["data"]["content"]
+
+
+ABANDON_SCRIPT = """
+import sys
+from agent.service import SupportDesk
+from agent.views import TokenEvent
+desk = SupportDesk.open(saver=sys.argv[1], sqlite_path="support.db")
+thread = desk.ask("alice", "Please refund ORD-1001").thread_id
+events = desk.decide_approval("sam", thread, {"action": "reject", "reason": "no"})
+try:
+    for event in events:
+        if isinstance(event, TokenEvent):
+            raise RuntimeError("the caller gave up mid-stream")
+finally:
+    desk.close()
+"""
+
+
+@pytest.mark.parametrize("saver", ["memory", "sqlite"])
+def test_closing_the_desk_with_a_turn_still_streaming_exits_cleanly(saver, tmp_path):
+    """A caller that abandons a stream then closes the desk gets its error, not a crash."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "abandon.py"
+    script.write_text(ABANDON_SCRIPT)
+    done = subprocess.run([sys.executable, str(script), saver], capture_output=True, text=True,
+                          timeout=60, cwd=tmp_path)
+    # Before the fix the worker thread used the closed SQLite connection: a segfault (-11).
+    assert done.returncode == 1, done.stderr
+    assert "the caller gave up mid-stream" in done.stderr

@@ -94,7 +94,10 @@ def to_cents(amount: float | str | None) -> int | None:
     if amount is None:
         return None
     try:
-        value = Decimal(str(amount)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+        value = Decimal(str(amount))
+        if not value.is_finite():
+            raise InvalidOperation
+        value = value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     except InvalidOperation:
         raise ShopRuleError(f"{amount!r} is not an amount of money") from None
     return int(value * 100)
@@ -156,10 +159,15 @@ class Shop:
     def _owned_order(self, session: Session, customer: Customer, order_id: str,
                      *, lock: bool = False) -> Order:
         order_id = order_id.strip().upper()
+        owner = (order_id, customer.tenant, customer.user_id)
+        if lock and self._lock_rows:
+            # Lock in its own statement, then read: under READ COMMITTED a statement that waited
+            # for the lock still sees its pre-wait snapshot, so a refund committed meanwhile by
+            # the lock holder would be missed and the order over-refunded.
+            session.execute("SELECT 1 FROM support_orders WHERE order_id = ? AND tenant = ?"
+                            f" AND customer_id = ?{self._lock_rows}", owner)
         row = session.fetch_one(
-            f"{_ORDER_SQL} WHERE o.order_id = ? AND o.tenant = ? AND o.customer_id = ?"
-            + (self._lock_rows if lock else ""),
-            (order_id, customer.tenant, customer.user_id),
+            f"{_ORDER_SQL} WHERE o.order_id = ? AND o.tenant = ? AND o.customer_id = ?", owner
         )
         if row is None:
             raise ShopRuleError(
@@ -189,7 +197,7 @@ class Shop:
         """The customer's tickets, oldest first."""
         return self.db.fetch_all(
             "SELECT ticket_id, subject, details, status, thread_id, created_at FROM support_tickets"
-            " WHERE tenant = ? AND customer_id = ? ORDER BY created_at",
+            " WHERE tenant = ? AND customer_id = ? ORDER BY created_at, ticket_id",
             (customer.tenant, customer.user_id),
         )
 
@@ -206,11 +214,11 @@ class Shop:
             if order.status == "cancelled":
                 raise ShopRuleError(f"{order.order_id} was cancelled and refunded in full already.")
             remaining = order.amount_cents - order.refunded_cents
+            if remaining <= 0:
+                raise ShopRuleError(f"{order.order_id} has been refunded in full already.")
             cents = remaining if amount is None else to_cents(amount)
             if cents is None or cents <= 0:
                 raise ShopRuleError("A refund must be a positive amount.")
-            if remaining <= 0:
-                raise ShopRuleError(f"{order.order_id} has been refunded in full already.")
             if cents > remaining:
                 raise ShopRuleError(
                     f"A refund of {money(cents)} is more than the {money(remaining)} still "
@@ -259,7 +267,7 @@ class Shop:
                 raise ShopRuleError(f"The new address is longer than {MAX_ADDRESS_CHARS} "
                                     "characters.")
             if order.status != "processing":
-                raise ShopRuleError(f"{order.order_id} has {order.status} already, so its address "
+                raise ShopRuleError(f"{order.order_id} is {order.status} already, so its address "
                                     "can no longer be changed here.")
             if address == order.shipping_address:
                 raise ShopRuleError(f"{order.order_id} already ships to {address}.")
@@ -277,23 +285,26 @@ class Shop:
                     thread_id: str | None = None) -> str:
         """Open a ticket for the support team (once per key)."""
         subject = " ".join(subject.split())[:120] or "Support request"
-        ticket_id = "TCK-" + reference(key).removeprefix("REF-")
+        # 64 bits of the key's hash: a clash between two different keys is out of reach.
+        ticket_id = "TCK-" + hashlib.sha256(key.encode()).hexdigest()[:16].upper()
         result = (f"Opened ticket {ticket_id}: {subject}. The support team replies within one "
                   "business day.")
         with self.db.transaction() as session:
             inserted = session.execute(
                 "INSERT INTO support_tickets (ticket_id, idempotency_key, tenant, customer_id,"
                 " subject, details, status, result, thread_id, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?, ?) ON CONFLICT (idempotency_key)"
-                " DO NOTHING",
+                " VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?, ?) ON CONFLICT DO NOTHING",
                 (ticket_id, key, customer.tenant, customer.user_id, subject, details[:4000],
                  result, thread_id, time.time()),
             )
-            if not inserted:
-                row = session.fetch_one(
-                    "SELECT result FROM support_tickets WHERE idempotency_key = ?", (key,)
-                )
-                return row["result"] if row else result
+        if not inserted:
+            # The same key won (here or in a racing transaction): answer as it did.
+            row = self.db.fetch_one(
+                "SELECT result FROM support_tickets WHERE idempotency_key = ?", (key,)
+            )
+            if row is None:
+                raise ShopRuleError("Could not open the ticket; please try again.")
+            return row["result"]
         return result
 
     def _once(self, key: str, apply: Callable[[Session], str]) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from langchain_core.language_models.chat_models import BaseChatModel
 
-from agent.errors import ConfigError, Unavailable
+from agent.errors import ConfigError, SupportError, Unavailable
 from agent.model.offline import OfflineSupportModel
 from agent.settings import Settings
 
@@ -34,18 +34,30 @@ def make_chat_model(settings: Settings) -> BaseChatModel:
     )
 
 
-def model_unavailable(exc: BaseException) -> Unavailable | None:
-    """The user-facing error when the model endpoint fails, or None if `exc` is not that."""
+def model_error(exc: BaseException) -> SupportError | None:
+    """The user-facing error when the model endpoint fails, or None if `exc` is not that.
+
+    A refused key or an unknown model is a configuration problem (retrying will not help);
+    anything else the endpoint does wrong is Unavailable (retrying may).
+    """
     try:
         import openai
     except ImportError:  # pragma: no cover - langchain-openai depends on it
         return None
     if isinstance(exc, openai.APIStatusError):
-        return Unavailable(f"the model endpoint answered HTTP {exc.status_code}: "
-                           f"{_first_line(exc.message)}")
+        detail = f"HTTP {exc.status_code}: {_first_line(exc.message)}"
+        if exc.status_code in (401, 403):
+            return ConfigError(f"the model endpoint refused the API key ({detail}); check "
+                               "OPENAI_API_KEY")
+        if exc.status_code == 404:
+            return ConfigError(f"the model endpoint does not serve that model ({detail}); check "
+                               "SUPPORT_MODEL")
+        return Unavailable(f"the model endpoint answered {detail}")
     if isinstance(exc, (openai.APIConnectionError, openai.APITimeoutError)):
         return Unavailable(f"the model endpoint cannot be reached ({_first_line(str(exc))}); "
                            "try again")
+    if isinstance(exc, openai.APIError):  # e.g. an error event inside a streamed reply
+        return Unavailable(f"the model endpoint reported an error: {_first_line(exc.message)}")
     return None
 
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import fcntl
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import psycopg
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -71,26 +75,50 @@ def _open_memory() -> Persistence:
 def _open_sqlite(settings: Settings) -> Persistence:
     path = settings.sqlite_path
     try:
-        db = SqliteDatabase(path)
-    except Exception as exc:  # sqlite3 says little more than "unable to open database file"
-        raise ConfigError(f"cannot open SQLite file {path} (SUPPORT_SQLITE_PATH): {exc}") from exc
-    persistence = Persistence("sqlite", None, None, db)  # type: ignore[arg-type]
-    persistence._closers.append(db.close)
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create the folder for SQLite file {path} "
+                          f"(SUPPORT_SQLITE_PATH): {exc.strerror}") from None
+    persistence = Persistence("sqlite", None, None, None)  # type: ignore[arg-type]
     try:
-        migrate(db)
-        saver_conn = connect_sqlite(path, autocommit=False)
-        persistence._closers.append(saver_conn.close)
-        checkpointer = SqliteSaver(saver_conn)
-        checkpointer.setup()
-        store_conn = connect_sqlite(path, autocommit=True)  # SqliteStore issues BEGIN itself
-        persistence._closers.append(store_conn.close)
-        store = SqliteStore(store_conn)
-        store.setup()
+        # LangGraph's setup() steps are not safe to race, and switching a new file to WAL
+        # needs it to itself: processes opening the same file set it up one at a time.
+        with _exclusive_file_lock(path.with_name(path.name + ".lock")):
+            db = SqliteDatabase(path)
+            persistence.db = db
+            persistence._closers.append(db.close)
+            migrate(db)
+            saver_conn = connect_sqlite(path, autocommit=False)
+            persistence._closers.append(saver_conn.close)
+            checkpointer = SqliteSaver(saver_conn)
+            checkpointer.setup()
+            store_conn = connect_sqlite(path, autocommit=True)  # SqliteStore issues BEGIN itself
+            persistence._closers.append(store_conn.close)
+            store = SqliteStore(store_conn)
+            store.setup()
+    except sqlite3.DatabaseError as exc:
+        persistence.close()
+        if "unable to open" in str(exc) or "not a database" in str(exc):
+            raise ConfigError(f"cannot use SQLite file {path} (SUPPORT_SQLITE_PATH): "
+                              f"{exc}") from None
+        raise Unavailable(f"the SQLite file {path} cannot be set up now ({exc}); "
+                          "try again") from exc
     except BaseException:
         persistence.close()
         raise
     persistence.checkpointer, persistence.store = checkpointer, store
     return persistence
+
+
+@contextmanager
+def _exclusive_file_lock(lock_path: Path) -> Iterator[None]:
+    """Hold an OS-level exclusive lock on `lock_path` (released if the process dies)."""
+    with open(lock_path, "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _open_postgres(settings: Settings) -> Persistence:
