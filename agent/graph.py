@@ -12,6 +12,8 @@ database or imports the UI.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 from langchain_core.language_models.chat_models import BaseChatModel
@@ -20,7 +22,9 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.store.base import BaseStore
 
+from agent.crash import CrashSwitch
 from agent.domain.shop import Shop
+from agent.nodes import NODE_NAMES
 from agent.nodes.agent import make_agent_node
 from agent.nodes.approval import make_approval_node, needs_approval
 from agent.nodes.memory import load_memory, new_facts, remember
@@ -32,7 +36,7 @@ from agent.settings import Settings
 from agent.state import SupportContext, SupportState
 from agent.tools import TOOLS
 
-NODES = ("load_memory", "prune", "summarize", "agent", "tools", "approval", "actions", "remember")
+NODES = NODE_NAMES
 
 
 def build_graph(
@@ -49,6 +53,7 @@ def build_graph(
 
         model = make_chat_model(settings)
     approval_required = frozenset(settings.approval_required)
+    crash = CrashSwitch(settings.crash_at)
 
     def after_memory(state: SupportState) -> str:
         if needs_pruning(state["messages"], settings):
@@ -66,15 +71,19 @@ def build_graph(
     def after_approval(state: SupportState) -> str:
         return "actions" if unanswered_tool_calls(state["messages"]) else "agent"
 
+    nodes = {
+        "load_memory": load_memory,
+        "prune": make_prune_node(settings),
+        "summarize": make_summarize_node(model, settings, crash),
+        "agent": make_agent_node(model, [tool.spec() for tool in TOOLS.values()]),
+        "tools": make_tool_node(shop, refuse=approval_required, crash=crash),
+        "approval": make_approval_node(approval_required),
+        "actions": make_tool_node(shop, crash=crash),
+        "remember": remember,
+    }
     builder = StateGraph(SupportState, context_schema=SupportContext)
-    builder.add_node("load_memory", load_memory)
-    builder.add_node("prune", make_prune_node(settings))
-    builder.add_node("summarize", make_summarize_node(model, settings))
-    builder.add_node("agent", make_agent_node(model, [tool.spec() for tool in TOOLS.values()]))
-    builder.add_node("tools", make_tool_node(shop, refuse=approval_required))
-    builder.add_node("approval", make_approval_node(approval_required))
-    builder.add_node("actions", make_tool_node(shop))
-    builder.add_node("remember", remember)
+    for name, node in nodes.items():
+        builder.add_node(name, _crash_after(name, node, crash) if crash.armed else node)
 
     builder.add_edge(START, "load_memory")
     builder.add_conditional_edges("load_memory", after_memory, ["prune", "summarize", "agent"])
@@ -86,6 +95,18 @@ def build_graph(
     builder.add_edge("actions", "agent")
     builder.add_edge("remember", END)
     return builder.compile(checkpointer=checkpointer, store=store, name="support-agent")
+
+
+def _crash_after(name: str, node: Callable[..., Any], crash: CrashSwitch) -> Callable[..., Any]:
+    """The node, followed by the `after:<name>` crash point (only built when crash is armed)."""
+
+    @functools.wraps(node)  # keeps the signature LangGraph reads to pass config and runtime
+    def node_then_crash_point(*args: Any, **kwargs: Any) -> Any:
+        update = node(*args, **kwargs)
+        crash.reached(f"after:{name}")
+        return update
+
+    return node_then_crash_point
 
 
 def __getattr__(name: str) -> Any:

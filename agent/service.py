@@ -2,21 +2,21 @@
 
 Every method takes the acting user's id and checks, against the thread registry, that the
 user may touch the thread; a thread that is not theirs is reported as not found. Roles and
-tenants come from the user record, never from the caller.
+tenants come from the user record, never from the caller. Turns run one at a time per thread
+(agent/turns.py); a turn left unfinished by a crash is resumed before anything else runs.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict
-from typing import Any, TypeVar
+from typing import Any
 
 from langchain_core.messages import (
     AIMessage,
     AnyMessage,
     HumanMessage,
-    RemoveMessage,
     SystemMessage,
     ToolMessage,
     messages_to_dict,
@@ -25,37 +25,28 @@ from langgraph.types import Command, StateSnapshot
 from pydantic import ValidationError
 
 from agent.domain.shop import Shop, User, reference
-from agent.errors import InvalidInput, NotAllowed, NotFound, SupportError
+from agent.errors import InvalidInput, NotAllowed, NotFound
 from agent.graph import build_graph
-from agent.model.factory import model_error
 from agent.nodes.approval import ApprovalDecision
 from agent.nodes.memory import PROFILE_KEY, profile_namespace
 from agent.nodes.tools import describe_validation_error
-from agent.persistence.db import as_unavailable
 from agent.persistence.savers import Persistence, open_persistence
-from agent.persistence.threads import ThreadRecord, ThreadRegistry, ThreadStatus
+from agent.persistence.threads import ThreadRecord, ThreadRegistry
 from agent.settings import Settings, load_settings
-from agent.state import SupportContext
 from agent.tools import TOOLS
+from agent.turns import Plan, TurnRunner, TurnStream, checkpoint_id_of, guarded, thread_config
 from agent.views import (
-    ApprovalRequestedEvent,
     ChatEvent,
     ChatMessage,
     Check,
     CheckpointInfo,
     CheckpointState,
-    HousekeepingEvent,
     PendingApproval,
     ThreadPage,
     ThreadView,
-    TokenEvent,
-    ToolCallEvent,
-    ToolResultEvent,
     TurnEndedEvent,
     TurnResult,
 )
-
-T = TypeVar("T")
 
 DEFAULT_TITLE = "New conversation"
 MAX_TITLE_CHARS = 80
@@ -63,7 +54,7 @@ MAX_PAGE = 200
 
 
 class SupportDesk:
-    """Threads, chat, approvals and history for the support agent."""
+    """Threads, chat, approvals, history and recovery for the support agent."""
 
     def __init__(self, settings: Settings, persistence: Persistence, *, model: Any = None):
         self.settings = settings
@@ -72,8 +63,8 @@ class SupportDesk:
         self.threads = ThreadRegistry(persistence.db)
         self.graph = build_graph(checkpointer=persistence.checkpointer, store=persistence.store,
                                  settings=settings, shop=self.shop, model=model)
-        # Graph runs a caller has not finished reading: closed before the connections are.
-        self._open_runs: set[Iterator[Any]] = set()
+        self.turns = TurnRunner(self.graph, self.threads, persistence.locks, settings,
+                                self._approval)
 
     @classmethod
     def open(cls, settings: Settings | None = None, **overrides: Any) -> SupportDesk:
@@ -91,11 +82,10 @@ class SupportDesk:
             raise
 
     def close(self) -> None:
-        """Stop unfinished runs, then release database connections."""
-        # A caller may abandon a turn mid-stream (an exception, Ctrl-C, a page rerun). The
-        # run's worker threads still use the connections, so they are stopped first.
-        while self._open_runs:
-            self._open_runs.pop().close()
+        """Stop unfinished turns, then release connections and locks."""
+        # A caller may abandon a turn mid-stream (an exception, Ctrl-C, a page rerun). Its
+        # worker threads still use the connections, so they are stopped first.
+        self.turns.close_all()
         self.persistence.close()
 
     def __enter__(self) -> SupportDesk:
@@ -143,8 +133,8 @@ class SupportDesk:
         """A page of the user's own threads, most recent activity first."""
         user = self.user(user_id)
         limit, offset = _page(limit, offset)
-        return ThreadPage(self.threads.list_for_user(user.tenant, user.user_id, limit=limit,
-                                                     offset=offset),
+        page = self.threads.list_for_user(user.tenant, user.user_id, limit=limit, offset=offset)
+        return ThreadPage([self.turns.reconcile(record) for record in page],
                           self.threads.count_for_user(user.tenant, user.user_id), offset, limit)
 
     def rename_thread(self, user_id: str, thread_id: str, title: str) -> ThreadRecord:
@@ -158,23 +148,24 @@ class SupportDesk:
 
     def close_thread(self, user_id: str, thread_id: str) -> ThreadRecord:
         """Mark a thread closed; a new message reopens it."""
-        record = self._owned_thread(self.user(user_id), thread_id)
-        if record.status == "awaiting_approval":
-            raise InvalidInput("this thread is waiting for a supervisor's decision; close it "
-                               "after that")
+        record = self.turns.reconcile(self._owned_thread(self.user(user_id), thread_id))
+        if record.status in ("awaiting_approval", "running"):
+            raise InvalidInput("this thread is still being worked on or waits for a supervisor; "
+                               "close it after that")
         self.threads.set_status(record.thread_id, "closed")
         return self._owned_thread(self.user(user_id), thread_id)
 
     def delete_thread(self, user_id: str, thread_id: str) -> None:
         """Delete a thread: its registry row first (it vanishes at once), then its checkpoints."""
         record = self._owned_thread(self.user(user_id), thread_id)
-        self.threads.delete(record.thread_id)
-        self.persistence.checkpointer.delete_thread(record.thread_id)
+        with self.persistence.locks.hold(record.thread_id, self.turns.wait_seconds):
+            self.threads.delete(record.thread_id)
+            self.persistence.checkpointer.delete_thread(record.thread_id)
 
     def view_thread(self, user_id: str, thread_id: str) -> ThreadView:
         """The thread's current messages, summary and any approval it waits for."""
-        record = self._readable_thread(self.user(user_id), thread_id)
-        snapshot = self._guard(lambda: self.graph.get_state(_config(record.thread_id)))
+        record = self.turns.reconcile(self._readable_thread(self.user(user_id), thread_id))
+        snapshot = self.turns.state(record.thread_id)
         values = snapshot.values or {}
         return ThreadView(
             thread=record,
@@ -182,14 +173,17 @@ class SupportDesk:
             summary=values.get("summary", ""),
             pending_approvals=self._approvals_in(record, snapshot),
             next_nodes=tuple(snapshot.next),
-            checkpoint_id=_checkpoint_id(snapshot),
+            checkpoint_id=checkpoint_id_of(snapshot),
         )
 
     # --- chat --------------------------------------------------------------------------------
 
     def send_message(self, user_id: str, text: str, *,
-                     thread_id: str | None = None) -> Iterator[ChatEvent]:
-        """Send a customer message and stream the turn (a new thread if `thread_id` is None)."""
+                     thread_id: str | None = None) -> TurnStream:
+        """Send a customer message and stream the turn (a new thread if `thread_id` is None).
+
+        A turn a crash left unfinished on this thread is completed first, in the same stream.
+        """
         user = self._customer(user_id)
         text = self._valid_message(text)
         created = thread_id is None
@@ -197,56 +191,92 @@ class SupportDesk:
             record = self.threads.create(user.tenant, user.user_id, _clean_title(text))
         else:
             record = self._owned_thread(user, thread_id)
-            if record.status == "awaiting_approval":
+
+        def prepare(head: StateSnapshot) -> Plan:
+            if head.interrupts:
                 raise InvalidInput("this thread is waiting for a supervisor to decide on a "
                                    "requested action; you can write again once it is decided")
             if record.title == DEFAULT_TITLE:
                 self.threads.set_title(record.thread_id, _clean_title(text))
-        return self._run(record, {"messages": [HumanMessage(text)]}, discard_if_empty=created)
+            message = ({"messages": [HumanMessage(text)]}, None)
+            return [(None, None), message] if head.next else [message]
+
+        try:
+            return self.turns.start(record, prepare, discard_if_empty=created)
+        except BaseException:
+            if created:
+                self.threads.delete(record.thread_id)
+            raise
 
     def ask(self, user_id: str, text: str, *, thread_id: str | None = None) -> TurnResult:
         """Send a message and wait for the whole turn."""
         return collect(self.send_message(user_id, text, thread_id=thread_id))
+
+    def resume(self, user_id: str, thread_id: str) -> TurnStream:
+        """Finish the work a crash left pending on a thread (owner or a tenant supervisor)."""
+        record = self._readable_thread(self.user(user_id), thread_id)
+
+        def prepare(head: StateSnapshot) -> Plan:
+            if head.interrupts:
+                self.turns.record_status(record, head)
+                raise InvalidInput("this thread waits for a supervisor's decision, not for a "
+                                   "resume; approve or reject the request")
+            if not head.next:
+                self.turns.record_status(record, head)
+                raise InvalidInput("nothing to resume: the thread's last turn finished")
+            return [(None, None)]
+
+        return self.turns.start(record, prepare)
+
+    def interrupted_threads(self, supervisor_id: str, *, limit: int = 100) -> list[ThreadRecord]:
+        """Threads of the supervisor's tenant that a crash left with unfinished work."""
+        supervisor = self._supervisor(supervisor_id)
+        self._reconcile_tenant(supervisor.tenant)
+        return self.threads.list_by_status(supervisor.tenant, "interrupted",
+                                           limit=_page(limit, 0)[0])
 
     # --- approvals ---------------------------------------------------------------------------
 
     def pending_approvals(self, supervisor_id: str, *, limit: int = 50) -> list[PendingApproval]:
         """Everything waiting for a decision in the supervisor's tenant, longest waiting first."""
         supervisor = self._supervisor(supervisor_id)
+        self._reconcile_tenant(supervisor.tenant)
         pending = []
         for record in self.threads.list_by_status(supervisor.tenant, "awaiting_approval",
                                                   limit=_page(limit, 0)[0]):
-            snapshot = self._guard(lambda r=record: self.graph.get_state(_config(r.thread_id)))
-            pending += self._approvals_in(record, snapshot)
+            pending += self._approvals_in(record, self.turns.state(record.thread_id))
         return sorted(pending, key=lambda p: p.requested_at)
 
     def decide_approval(self, supervisor_id: str, thread_id: str, decision: dict[str, Any], *,
-                        interrupt_id: str | None = None) -> Iterator[ChatEvent]:
+                        interrupt_id: str | None = None) -> TurnStream:
         """Approve, edit or reject the action a thread waits on, and stream the rest of the turn.
 
         `decision` is {"action": "approve"} | {"action": "edit", "arguments": {...}} |
         {"action": "reject", "reason": "..."}. A malformed decision raises InvalidInput and the
-        thread keeps waiting. With `interrupt_id`, a request decided elsewhere meanwhile is
-        reported instead of being decided twice.
+        thread keeps waiting. Decisions are checked under the thread's lock, so of two
+        supervisors deciding at once, the second is told it was decided already.
         """
         supervisor = self._supervisor(supervisor_id)
         record = self.threads.get(thread_id)
         if record is None or record.tenant != supervisor.tenant:
             raise NotFound("thread not found")
-        snapshot = self._guard(lambda: self.graph.get_state(_config(record.thread_id)))
-        waiting = self._approvals_in(record, snapshot)
-        if interrupt_id is not None:
-            waiting = [p for p in waiting if p.interrupt_id == interrupt_id]
+
+        def prepare(head: StateSnapshot) -> Plan:
+            waiting = self._approvals_in(record, head)
+            if interrupt_id is not None:
+                waiting = [p for p in waiting if p.interrupt_id == interrupt_id]
+                if not waiting:
+                    raise InvalidInput(f"no request {interrupt_id} is waiting in this thread; it "
+                                       "was probably decided already (by someone else, or in "
+                                       "another window)")
             if not waiting:
-                raise InvalidInput(f"no request {interrupt_id} is waiting in this thread; it was "
-                                   "probably decided already (by someone else, or in another "
-                                   "window)")
-        if not waiting:
-            raise InvalidInput("nothing in this thread is waiting for approval; it may have been "
-                               "decided already")
-        target = waiting[0]
-        checked = self._valid_decision(decision, target, supervisor)
-        return self._run(record, Command(resume={target.interrupt_id: checked}))
+                raise InvalidInput("nothing in this thread is waiting for approval; it may have "
+                                   "been decided already")
+            target = waiting[0]
+            checked = self._valid_decision(decision, target, supervisor)
+            return [(Command(resume={target.interrupt_id: checked}), None)]
+
+        return self.turns.start(record, prepare)
 
     # --- history and time travel -----------------------------------------------------------
 
@@ -254,21 +284,8 @@ class SupportDesk:
                 before: str | None = None) -> list[CheckpointInfo]:
         """A page of checkpoints, newest first; pass the last id as `before` for the next page."""
         record = self._readable_thread(self.user(user_id), thread_id)
-        limit, _ = _page(limit, 0)
-        config = _config(record.thread_id)
-        before_config = _config(record.thread_id, before) if before else None
-        snapshots = self._guard(lambda: list(
-            self.graph.get_state_history(config, limit=limit + 1, before=before_config)))
-        by_id = {_checkpoint_id(s): s for s in snapshots}
-        infos = []
-        for snapshot in snapshots[:limit]:
-            parent_id = _parent_id(snapshot)
-            parent = by_id.get(parent_id) if parent_id else None
-            if parent_id and parent is None:
-                parent = self._guard(lambda p=parent_id: self.graph.get_state(
-                    _config(record.thread_id, p)))
-            infos.append(self._checkpoint_info(snapshot, parent))
-        return infos
+        return [self._checkpoint_info(snapshot, parent)
+                for snapshot, parent in self._history_page(record, limit, before)]
 
     def state_at(self, user_id: str, thread_id: str, checkpoint_id: str) -> CheckpointState:
         """The full state at one checkpoint and what changed from its parent."""
@@ -291,17 +308,16 @@ class SupportDesk:
             summary_changed=values.get("summary", "") != parent_values.get("summary", ""),
         )
 
-    def replay(self, user_id: str, thread_id: str, checkpoint_id: str) -> Iterator[ChatEvent]:
+    def replay(self, user_id: str, thread_id: str, checkpoint_id: str) -> TurnStream:
         """Run again from a checkpoint; the new steps form a branch from it."""
         record = self._owned_thread(self._customer(user_id), thread_id)
         snapshot = self._snapshot(record, checkpoint_id)
         if not snapshot.next:
             raise InvalidInput(f"checkpoint {checkpoint_id} ends a turn, so there is nothing to "
                                "replay; pick one that shows what runs next")
-        return self._run(record, None, config=snapshot.config)
+        return self.turns.start(record, lambda head: [(None, snapshot.config)])
 
-    def fork(self, user_id: str, thread_id: str, checkpoint_id: str,
-             text: str) -> Iterator[ChatEvent]:
+    def fork(self, user_id: str, thread_id: str, checkpoint_id: str, text: str) -> TurnStream:
         """Edit the customer message at a checkpoint and continue on a new branch."""
         record = self._owned_thread(self._customer(user_id), thread_id)
         text = self._valid_message(text)
@@ -312,9 +328,13 @@ class SupportDesk:
             raise InvalidInput(f"checkpoint {checkpoint_id} does not end with a customer "
                                "message; fork from a checkpoint where one was just received")
         edited = HumanMessage(text, id=messages[-1].id)
-        branch = self._guard(lambda: self.graph.update_state(
-            snapshot.config, {"messages": [edited]}, as_node="__start__"))
-        return self._run(record, None, config=branch)
+
+        def prepare(head: StateSnapshot) -> Plan:
+            branch = guarded(lambda: self.graph.update_state(
+                snapshot.config, {"messages": [edited]}, as_node="__start__"))
+            return [(None, branch)]
+
+        return self.turns.start(record, prepare)
 
     def export_thread(self, user_id: str, thread_id: str) -> dict[str, Any]:
         """The thread and every checkpoint (oldest first) as JSON-ready data."""
@@ -322,13 +342,13 @@ class SupportDesk:
         checkpoints = []
         before: str | None = None
         while True:
-            page = self.history(user_id, thread_id, limit=MAX_PAGE, before=before)
-            for info in page:
-                snapshot = self._snapshot(record, info.checkpoint_id)
-                checkpoints.append({**asdict(info), "values": json_values(snapshot.values or {})})
+            page = self._history_page(record, MAX_PAGE, before)
+            checkpoints += [{**asdict(self._checkpoint_info(snapshot, parent)),
+                             "values": json_values(snapshot.values or {})}
+                            for snapshot, parent in page]
             if len(page) < MAX_PAGE:
                 break
-            before = page[-1].checkpoint_id
+            before = checkpoint_id_of(page[-1][0])
         checkpoints.reverse()
         return {"format": "support-agent/thread-export@1", "exported_at": time.time(),
                 "thread": asdict(record), "checkpoints": checkpoints}
@@ -341,80 +361,11 @@ class SupportDesk:
             entries = [e for e in entries if e.customer_id == user.user_id]
         return [{"reference": reference(e.idempotency_key), **asdict(e)} for e in entries]
 
-    # --- running the graph -------------------------------------------------------------------
-
-    def _run(self, record: ThreadRecord, graph_input: Any, *, config: dict | None = None,
-             discard_if_empty: bool = False) -> Iterator[ChatEvent]:
-        config = config or _config(record.thread_id)
-        context = SupportContext(user_id=record.user_id, tenant=record.tenant)
-        stream = self.graph.stream(graph_input, config, context=context,
-                                   stream_mode=["messages", "updates"], durability="sync")
-        self._open_runs.add(stream)
-        try:
-            for mode, data in stream:
-                yield from self._events(record, mode, data)
-        except Exception as exc:
-            self._after_failure(record, discard_if_empty)
-            translated = as_unavailable(exc) or model_error(exc)
-            if translated is not None:
-                raise translated from exc
-            raise
-        finally:
-            self._open_runs.discard(stream)
-            stream.close()
-        snapshot = self._guard(lambda: self.graph.get_state(_config(record.thread_id)))
-        status = self._record_status(record, snapshot)
-        messages = (snapshot.values or {}).get("messages", [])
-        reply = messages[-1].text if messages and isinstance(messages[-1], AIMessage) else ""
-        yield TurnEndedEvent(record.thread_id, status, reply, _checkpoint_id(snapshot))
-
-    def _events(self, record: ThreadRecord, mode: str, data: Any) -> Iterator[ChatEvent]:
-        if mode == "messages":
-            chunk, metadata = data
-            if metadata.get("langgraph_node") == "agent" and chunk.text:
-                yield TokenEvent(chunk.text)
-            return
-        for node, update in data.items():
-            if node == "__interrupt__":
-                for pending in update:
-                    yield ApprovalRequestedEvent(self._approval(record, pending.id, pending.value))
-                continue
-            new_messages = (update or {}).get("messages", []) if isinstance(update, dict) else []
-            removed = [m for m in new_messages if isinstance(m, RemoveMessage)]
-            if node in ("summarize", "prune") and removed:
-                yield HousekeepingEvent(node, len(removed))
-            for message in new_messages:
-                if isinstance(message, AIMessage) and node == "agent":
-                    for call in message.tool_calls:
-                        yield ToolCallEvent(call["name"], call["args"],
-                                            call["name"] in self.settings.approval_required)
-                elif isinstance(message, ToolMessage):
-                    yield ToolResultEvent(message.name or "", message.text,
-                                          message.status != "error")
-
-    def _after_failure(self, record: ThreadRecord, discard_if_empty: bool) -> None:
-        try:
-            snapshot = self.graph.get_state(_config(record.thread_id))
-            if discard_if_empty and not snapshot.values:
-                # The first message never reached a checkpoint: no thread without a turn in it.
-                # Once it did, the thread stays (status interrupted) and the message is kept.
-                self.threads.delete(record.thread_id)
-            else:
-                self._record_status(record, snapshot)
-        except Exception:  # the original failure is what the user needs to see
-            pass
-
-    def _record_status(self, record: ThreadRecord, snapshot: StateSnapshot) -> ThreadStatus:
-        if snapshot.interrupts:
-            status: ThreadStatus = "awaiting_approval"
-        elif snapshot.next:
-            status = "interrupted"
-        else:
-            status = "active"
-        self.threads.set_status(record.thread_id, status)
-        return status
-
     # --- helpers -----------------------------------------------------------------------------
+
+    def _reconcile_tenant(self, tenant: str) -> None:
+        for record in self.threads.list_by_status(tenant, "running"):
+            self.turns.reconcile(record)
 
     def _customer(self, user_id: str) -> User:
         user = self.user(user_id)
@@ -479,11 +430,28 @@ class SupportDesk:
         return checked.model_dump(exclude_none=True)
 
     def _snapshot(self, record: ThreadRecord, checkpoint_id: str | None) -> StateSnapshot:
-        snapshot = self._guard(lambda: self.graph.get_state(
-            _config(record.thread_id, checkpoint_id)))
-        if snapshot.metadata is None or _checkpoint_id(snapshot) != checkpoint_id:
+        snapshot = self.turns.state(record.thread_id, checkpoint_id)
+        if snapshot.metadata is None or checkpoint_id_of(snapshot) != checkpoint_id:
             raise NotFound(f"checkpoint {checkpoint_id} not found in this thread")
         return snapshot
+
+    def _history_page(self, record: ThreadRecord, limit: int,
+                      before: str | None) -> list[tuple[StateSnapshot, StateSnapshot | None]]:
+        """Up to `limit` snapshots, newest first, each with its parent (to name its writer)."""
+        limit, _ = _page(limit, 0)
+        config = thread_config(record.thread_id)
+        before_config = thread_config(record.thread_id, before) if before else None
+        snapshots = guarded(lambda: list(
+            self.graph.get_state_history(config, limit=limit + 1, before=before_config)))
+        by_id = {checkpoint_id_of(s): s for s in snapshots}
+        page = []
+        for snapshot in snapshots[:limit]:
+            parent_id = _parent_id(snapshot)
+            parent = by_id.get(parent_id) if parent_id else None
+            if parent_id and parent is None:  # on another branch: one more read
+                parent = self.turns.state(record.thread_id, parent_id)
+            page.append((snapshot, parent))
+        return page
 
     def _approvals_in(self, record: ThreadRecord,
                       snapshot: StateSnapshot) -> list[PendingApproval]:
@@ -520,7 +488,7 @@ class SupportDesk:
         else:
             written_by = tuple(parent.next) if parent else ()
         return CheckpointInfo(
-            checkpoint_id=_checkpoint_id(snapshot) or "",
+            checkpoint_id=checkpoint_id_of(snapshot) or "",
             parent_id=_parent_id(snapshot),
             step=int(snapshot.metadata.get("step", 0)),
             source=source,
@@ -528,27 +496,11 @@ class SupportDesk:
             next_nodes=tuple(snapshot.next),
             created_at=snapshot.created_at or "",
             message_count=len(messages),
-            size_bytes=self._size(values),
+            size_bytes=len(self.persistence.checkpointer.serde.dumps_typed(values)[1]),
             can_fork=bool(messages) and isinstance(messages[-1], HumanMessage)
             and source != "input",
             awaiting_approval=bool(snapshot.interrupts),
         )
-
-    def _size(self, values: dict[str, Any]) -> int:
-        return len(self.persistence.checkpointer.serde.dumps_typed(values)[1])
-
-    @staticmethod
-    def _guard(read: Callable[[], T]) -> T:
-        """Run a read, turning a database failure into a user-facing Unavailable."""
-        try:
-            return read()
-        except SupportError:
-            raise
-        except Exception as exc:
-            translated = as_unavailable(exc)
-            if translated is not None:
-                raise translated from exc
-            raise
 
 
 def collect(events: Iterator[ChatEvent]) -> TurnResult:
@@ -582,17 +534,6 @@ def json_values(values: dict[str, Any]) -> dict[str, Any]:
         "summary": values.get("summary", ""),
         "customer": values.get("customer", {}),
     }
-
-
-def _config(thread_id: str, checkpoint_id: str | None = None) -> dict[str, Any]:
-    configurable: dict[str, Any] = {"thread_id": thread_id, "checkpoint_ns": ""}
-    if checkpoint_id:
-        configurable["checkpoint_id"] = checkpoint_id
-    return {"configurable": configurable}
-
-
-def _checkpoint_id(snapshot: StateSnapshot) -> str | None:
-    return (snapshot.config or {}).get("configurable", {}).get("checkpoint_id")
 
 
 def _parent_id(snapshot: StateSnapshot) -> str | None:

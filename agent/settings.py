@@ -36,6 +36,7 @@ class Settings(BaseSettings):
                               repr=False)  # may hold a password
     postgres_pool_size: int = Field(default=10, ge=1, le=200)
     redis_url: str | None = None
+    redis_key_prefix: str = Field(default="support-agent:", min_length=1, max_length=100)
 
     model: str = "offline"
     openai_api_key: SecretStr | None = Field(
@@ -60,7 +61,10 @@ class Settings(BaseSettings):
     # Per-thread locking (see agent/persistence/locks.py).
     busy_policy: BusyPolicy = "wait"
     busy_wait_seconds: float = Field(default=30.0, ge=0)
-    lock_ttl_seconds: float = Field(default=120.0, gt=1)
+    lock_ttl_seconds: float = Field(default=120.0, gt=0.5)
+
+    # Crash injection for tests and the crash-and-resume demo (agent/crash.py); unset = inert.
+    crash_at: str | None = None
 
     @field_validator("model")
     @classmethod
@@ -84,6 +88,16 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"unknown tool {', '.join(unknown)}; choose from {', '.join(ALL_TOOL_NAMES)}"
             )
+        return value
+
+    @field_validator("crash_at")
+    @classmethod
+    def _known_crash_point(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        from agent.crash import parse_crash_point
+
+        parse_crash_point(value)
         return value
 
     @field_validator("postgres_url")

@@ -14,6 +14,7 @@ from langchain_core.messages import (
     ToolMessage,
 )
 
+from agent.crash import INERT, CrashSwitch
 from agent.nodes.messages import split_system, turn_starts
 from agent.prompts import SUMMARY_PROMPT
 from agent.settings import Settings
@@ -56,7 +57,7 @@ def render_transcript(summary: str, messages: list[AnyMessage]) -> str:
     return "\n".join(lines)
 
 
-def make_summarize_node(model: BaseChatModel, settings: Settings):
+def make_summarize_node(model: BaseChatModel, settings: Settings, crash: CrashSwitch = INERT):
     """The summarise node, bound to a model and its thresholds."""
 
     def summarize(state: SupportState) -> dict[str, Any]:
@@ -66,6 +67,7 @@ def make_summarize_node(model: BaseChatModel, settings: Settings):
             return {}
         transcript = render_transcript(state.get("summary", ""), folded)
         reply = model.invoke([SystemMessage(SUMMARY_PROMPT), HumanMessage(transcript)])
+        crash.reached("summarize")
         return {"summary": reply.text.strip(),
                 "messages": [RemoveMessage(id=m.id) for m in folded]}
 

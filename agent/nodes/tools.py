@@ -9,6 +9,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 from pydantic import ValidationError
 
+from agent.crash import INERT, CrashSwitch
 from agent.domain.shop import Customer, Shop, ShopRuleError
 from agent.nodes.messages import unanswered_tool_calls
 from agent.state import SupportContext, SupportState
@@ -23,7 +24,8 @@ def describe_validation_error(error: ValidationError) -> str:
     )
 
 
-def make_tool_node(shop: Shop, *, refuse: frozenset[str] = frozenset()):
+def make_tool_node(shop: Shop, *, refuse: frozenset[str] = frozenset(),
+                   crash: CrashSwitch = INERT):
     """A node that runs pending tool calls; calls named in `refuse` are answered with an error.
 
     The safe-tools node refuses the sensitive tools, so a state edited by hand can never run
@@ -40,6 +42,8 @@ def make_tool_node(shop: Shop, *, refuse: frozenset[str] = frozenset()):
         for call in unanswered_tool_calls(state["messages"]):
             content, status = _run_call(call, ToolContext(shop, customer, thread_id, call["id"]),
                                         refuse)
+            if status == "success":
+                crash.reached(f"tool:{call['name']}")  # the side effect is committed
             results.append(ToolMessage(content, tool_call_id=call["id"], name=call["name"],
                                        status=status))
         return {"messages": results}

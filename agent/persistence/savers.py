@@ -28,6 +28,13 @@ from agent.persistence.db import (
     SqliteDatabase,
     connect_sqlite,
 )
+from agent.persistence.locks import (
+    FileThreadLocks,
+    MemoryThreadLocks,
+    PostgresThreadLocks,
+    RedisThreadLocks,
+    ThreadLocks,
+)
 from agent.persistence.migrations import MIGRATION_LOCK_KEY, migrate
 from agent.settings import Settings
 
@@ -43,6 +50,7 @@ class Persistence:
     store: BaseStore
     db: Database
     pool: ConnectionPool | None = None
+    locks: ThreadLocks | None = None
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
     def close(self) -> None:
@@ -52,14 +60,35 @@ class Persistence:
 
 
 def open_persistence(settings: Settings) -> Persistence:
-    """Open (and migrate) the persistence layer chosen by `settings.saver`."""
+    """Open (and migrate) the persistence layer chosen by `settings.saver`, with its locks."""
     if settings.saver == "memory":
-        return _open_memory()
-    if settings.saver == "sqlite":
-        return _open_sqlite(settings)
-    if settings.saver == "postgres":
-        return _open_postgres(settings)
-    raise ConfigError(f"unknown saver {settings.saver!r}; use memory, sqlite or postgres")
+        persistence = _open_memory()
+    elif settings.saver == "sqlite":
+        persistence = _open_sqlite(settings)
+    elif settings.saver == "postgres":
+        persistence = _open_postgres(settings)
+    else:
+        raise ConfigError(f"unknown saver {settings.saver!r}; use memory, sqlite or postgres")
+    try:
+        persistence.locks = _open_locks(settings, persistence)
+    except BaseException:
+        persistence.close()
+        raise
+    persistence._closers.append(persistence.locks.close)
+    return persistence
+
+
+def _open_locks(settings: Settings, persistence: Persistence) -> ThreadLocks:
+    """Redis when configured (shared by every instance); otherwise native to the database."""
+    if settings.redis_url:
+        return RedisThreadLocks(settings.redis_url, settings.redis_key_prefix,
+                                settings.lock_ttl_seconds)
+    if persistence.kind == "postgres":
+        return PostgresThreadLocks(persistence.pool)
+    if persistence.kind == "sqlite":
+        path = settings.sqlite_path
+        return FileThreadLocks(path.with_name(path.name + ".locks"))
+    return MemoryThreadLocks()
 
 
 def _open_memory() -> Persistence:

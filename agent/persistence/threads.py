@@ -9,8 +9,10 @@ from typing import Literal
 
 from agent.persistence.db import Database, Row
 
-ThreadStatus = Literal["active", "awaiting_approval", "interrupted", "closed"]
-THREAD_STATUSES: tuple[str, ...] = ("active", "awaiting_approval", "interrupted", "closed")
+# running: a run holds (or held, if its process died) the thread; see agent/turns.py.
+ThreadStatus = Literal["active", "running", "awaiting_approval", "interrupted", "closed"]
+THREAD_STATUSES: tuple[str, ...] = ("active", "running", "awaiting_approval", "interrupted",
+                                    "closed")
 
 _COLUMNS = "thread_id, tenant, user_id, title, status, created_at, updated_at"
 

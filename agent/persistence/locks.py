@@ -1,0 +1,238 @@
+"""Per-thread locks, so two messages to one thread never run at the same time.
+
+One run per thread at a time, across every process that shares the database:
+
+- Redis (when SUPPORT_REDIS_URL is set): a token-owned key with an expiry, renewed while
+  held and deleted only by its owner; a holder that dies releases it by expiry.
+- PostgreSQL: a session advisory lock on a pooled connection; the server drops it when the
+  holder's connection dies.
+- SQLite: an exclusive flock on a file beside the database; the kernel drops it when the
+  holder dies.
+- memory: an in-process lock (the memory saver lives in one process anyway).
+
+`hold(thread_id, wait_seconds)` waits up to `wait_seconds` (0: try once) and raises
+ThreadBusy if the thread is still busy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import secrets
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from pathlib import Path
+
+from agent.errors import ThreadBusy, Unavailable
+
+POLL_SECONDS = 0.05
+LOCK_BUCKETS = 4096  # SQLite: threads share a lock file only within one of this many buckets
+
+
+def busy(thread_id: str, waited: float) -> ThreadBusy:
+    """The error a second sender gets."""
+    after = f" after waiting {waited:.0f}s" if waited >= 1 else ""
+    return ThreadBusy(f"thread {thread_id} is busy: another message to it is being answered"
+                      f"{after}; try again in a moment")
+
+
+class ThreadLocks(ABC):
+    """Mutual exclusion per thread id."""
+
+    kind: str
+
+    @contextlib.contextmanager
+    def hold(self, thread_id: str, wait_seconds: float) -> Iterator[None]:
+        """Hold the thread's lock for the block; ThreadBusy if it stays taken too long."""
+        deadline = time.monotonic() + wait_seconds
+        started = time.monotonic()
+        token = self._try_acquire(thread_id)
+        while token is None:
+            if time.monotonic() >= deadline:
+                raise busy(thread_id, time.monotonic() - started)
+            time.sleep(POLL_SECONDS)
+            token = self._try_acquire(thread_id)
+        try:
+            yield
+        finally:
+            self._release(thread_id, token)
+
+    @abstractmethod
+    def _try_acquire(self, thread_id: str) -> object | None:
+        """A token proving ownership, or None if another holder has it."""
+
+    @abstractmethod
+    def _release(self, thread_id: str, token: object) -> None:
+        """Give the lock back (never fails the caller)."""
+
+    def close(self) -> None:  # noqa: B027 - an optional hook; most kinds hold nothing
+        """Release resources (connections, renewal threads)."""
+
+
+class MemoryThreadLocks(ThreadLocks):
+    """In-process locks for the memory saver."""
+
+    kind = "in-process"
+
+    def __init__(self) -> None:
+        self._held: set[str] = set()
+        self._guard = threading.Lock()
+
+    def _try_acquire(self, thread_id: str) -> object | None:
+        with self._guard:
+            if thread_id in self._held:
+                return None
+            self._held.add(thread_id)
+            return thread_id
+
+    def _release(self, thread_id: str, token: object) -> None:
+        with self._guard:
+            self._held.discard(thread_id)
+
+
+class FileThreadLocks(ThreadLocks):
+    """flock on bucketed files beside the SQLite database (works across processes)."""
+
+    kind = "file lock"
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, thread_id: str) -> Path:
+        bucket = int.from_bytes(hashlib.sha256(thread_id.encode()).digest()[:4]) % LOCK_BUCKETS
+        return self.directory / f"{bucket:04d}.lock"
+
+    def _try_acquire(self, thread_id: str) -> object | None:
+        # Each attempt opens its own file description, so two threads of one process
+        # exclude each other too (flock belongs to the open file, not the process).
+        fd = os.open(self._path(thread_id), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        return fd
+
+    def _release(self, thread_id: str, token: object) -> None:
+        assert isinstance(token, int)
+        with contextlib.suppress(OSError):
+            fcntl.flock(token, fcntl.LOCK_UN)
+        os.close(token)
+
+
+class PostgresThreadLocks(ThreadLocks):
+    """Session advisory locks; the connection is held out of the pool while locked."""
+
+    kind = "PostgreSQL advisory lock"
+    _NAMESPACE = "support-agent:thread:"
+
+    def __init__(self, pool):  # psycopg_pool.ConnectionPool
+        self.pool = pool
+
+    def _try_acquire(self, thread_id: str) -> object | None:
+        try:
+            conn = self.pool.getconn()
+        except Exception as exc:
+            raise Unavailable(f"PostgreSQL is unreachable ({exc}); try again") from exc
+        try:
+            row = conn.execute(
+                "SELECT pg_try_advisory_lock(hashtextextended(%s, 0)) AS locked",
+                (self._NAMESPACE + thread_id,),
+            ).fetchone()
+        except Exception as exc:
+            self.pool.putconn(conn)
+            raise Unavailable(f"PostgreSQL is unreachable ({exc}); try again") from exc
+        if row["locked"]:
+            return conn
+        self.pool.putconn(conn)
+        return None
+
+    def _release(self, thread_id: str, token: object) -> None:
+        try:
+            token.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))",
+                          (self._NAMESPACE + thread_id,))
+        except Exception:
+            token.close()  # the lock died with the session (e.g. a server restart)
+        finally:
+            self.pool.putconn(token)
+
+
+_RENEW_IF_OWNER = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+    return redis.call('pexpire', KEYS[1], ARGV[2])
+end
+return 0
+"""
+_DELETE_IF_OWNER = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+    return redis.call('del', KEYS[1])
+end
+return 0
+"""
+
+
+class RedisThreadLocks(ThreadLocks):
+    """Token-owned expiring keys, renewed by a background thread while held."""
+
+    kind = "Redis"
+
+    def __init__(self, url: str, prefix: str, ttl_seconds: float):
+        import redis
+
+        self._errors = redis.RedisError
+        self.client = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=10)
+        self.prefix = prefix
+        self.ttl_ms = max(int(ttl_seconds * 1000), 500)
+        self._renew = self.client.register_script(_RENEW_IF_OWNER)
+        self._delete = self.client.register_script(_DELETE_IF_OWNER)
+        self._held: dict[str, str] = {}
+        self._guard = threading.Lock()
+        self._stop = threading.Event()
+        self._renewer: threading.Thread | None = None
+
+    def key(self, thread_id: str) -> str:
+        """The Redis key of a thread's lock."""
+        return f"{self.prefix}lock:{thread_id}"
+
+    def _try_acquire(self, thread_id: str) -> object | None:
+        token = secrets.token_hex(16)
+        try:
+            if not self.client.set(self.key(thread_id), token, nx=True, px=self.ttl_ms):
+                return None
+        except self._errors as exc:
+            raise Unavailable(f"Redis is unreachable ({exc}); try again") from exc
+        with self._guard:
+            self._held[thread_id] = token
+            self._ensure_renewer()
+        return token
+
+    def _release(self, thread_id: str, token: object) -> None:
+        with self._guard:
+            self._held.pop(thread_id, None)
+        with contextlib.suppress(self._errors):
+            self._delete(keys=[self.key(thread_id)], args=[token])
+
+    def _ensure_renewer(self) -> None:
+        if self._renewer is None or not self._renewer.is_alive():
+            self._renewer = threading.Thread(target=self._renew_loop, name="thread-lock-renewer",
+                                             daemon=True)
+            self._renewer.start()
+
+    def _renew_loop(self) -> None:
+        # Extend every held lock at a third of its lifetime, so only a dead (or frozen)
+        # holder lets one expire.
+        while not self._stop.wait(self.ttl_ms / 3000):
+            with self._guard:
+                held = list(self._held.items())
+            for thread_id, token in held:
+                with contextlib.suppress(self._errors):
+                    self._renew(keys=[self.key(thread_id)], args=[token, self.ttl_ms])
+
+    def close(self) -> None:
+        self._stop.set()
+        self.client.close()
