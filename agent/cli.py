@@ -40,6 +40,7 @@ SETTING_FLAGS = {
     "postgres_url": "PostgreSQL URL (SUPPORT_POSTGRES_URL)",
     "redis_url": "Redis URL (SUPPORT_REDIS_URL)",
     "model": "offline | openai:<model> (SUPPORT_MODEL)",
+    "crash_at": "kill this process at a named point, for demos and tests (SUPPORT_CRASH_AT)",
 }
 
 
@@ -155,6 +156,19 @@ def build_parser() -> argparse.ArgumentParser:
                              help="change an argument before approving, e.g. --set amount=20")
         else:
             sub.add_argument("--reason", required=True, help="told to the customer")
+
+    sub = command("resume", cmd_resume, "Finish the work a crash left pending on a thread.")
+    user_arg(sub, "thread owner or supervisor")
+    sub.add_argument("thread", nargs="?", help="the thread (omit with --all)")
+    sub.add_argument("--all", action="store_true",
+                     help="resume every interrupted thread of the supervisor's tenant")
+
+    sub = command("demo", cmd_demo, "Run a live demonstration.")
+    sub.add_argument("name", choices=["crash-resume"])
+    sub.add_argument("--at", default="tool:issue_refund", metavar="POINT",
+                     help="where to kill the first process (default: tool:issue_refund, just "
+                          "after the refund is written)")
+    sub.add_argument("--keep", action="store_true", help="keep the demo database afterwards")
 
     sub = command("ledger", cmd_ledger, "Show refunds, cancellations and address changes.")
     user_arg(sub)
@@ -351,6 +365,28 @@ def _decide(settings: Settings, args: argparse.Namespace, decision: dict[str, An
         print_turn(desk.decide_approval(args.user, args.thread, decision,
                                         interrupt_id=args.interrupt))
     return 0
+
+
+def cmd_resume(settings: Settings, args: argparse.Namespace) -> int:
+    if bool(args.thread) == bool(args.all):
+        raise InvalidInput("name one THREAD, or use --all (as a supervisor)")
+    with SupportDesk.open(settings) as desk:
+        if args.thread:
+            print_turn(desk.resume(args.user, args.thread))
+            return 0
+        threads = desk.interrupted_threads(args.user)
+        if not threads:
+            out.print("no thread has unfinished work")
+        for record in threads:
+            out.print(f"resuming {record.thread_id} ({escape(record.title)})")
+            print_turn(desk.resume(args.user, record.thread_id))
+    return 0
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from agent.demos.crash_resume import run_demo
+
+    return run_demo(settings, crash_at=args.at, keep=args.keep, console=out)
 
 
 def cmd_ledger(settings: Settings, args: argparse.Namespace) -> int:

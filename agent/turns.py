@@ -83,10 +83,13 @@ class TurnStream(Iterator[ChatEvent]):
 
     def __next__(self) -> ChatEvent:
         try:
-            return next(self._events)
+            event = next(self._events)
         except BaseException:
             self.close()
             raise
+        if isinstance(event, TurnEndedEvent):
+            self.close()  # the turn is over: free the thread even if nobody reads further
+        return event
 
     def close(self) -> None:
         """Stop the run if it is still going and release the thread."""

@@ -56,21 +56,22 @@ def _db_url(name: str) -> str:
 @pytest.fixture(scope="session")
 def postgres_template() -> Iterator[str]:
     """A migrated, seeded database to clone for each test."""
+    name = f"sa_tmpl_{secrets.token_hex(4)}"
     try:
-        admin = psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=3)
+        # Short-lived admin connections: a test may restart the server in between.
+        with psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=3) as admin:
+            admin.execute(f"CREATE DATABASE {name}")
     except psycopg.OperationalError as exc:
         missing_service(f"PostgreSQL is not reachable at {ADMIN_URL} ({exc}). "
                         f"Start it with: {START_POSTGRES}")
-    name = f"sa_tmpl_{secrets.token_hex(4)}"
-    admin.execute(f"CREATE DATABASE {name}")
     try:
         from agent.persistence.savers import open_persistence
 
         open_persistence(load_settings(saver="postgres", postgres_url=_db_url(name))).close()
         yield name
     finally:
-        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.close()
+        with psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=10) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @pytest.fixture
