@@ -34,7 +34,15 @@ from agent.persistence.savers import Persistence, open_persistence
 from agent.persistence.threads import ThreadRecord, ThreadRegistry
 from agent.settings import Settings, load_settings
 from agent.tools import TOOLS
-from agent.turns import Plan, TurnRunner, TurnStream, checkpoint_id_of, guarded, thread_config
+from agent.turns import (
+    Plan,
+    TurnRunner,
+    TurnStream,
+    checkpoint_id_of,
+    guarded,
+    has_pending_work,
+    thread_config,
+)
 from agent.views import (
     ChatEvent,
     ChatMessage,
@@ -172,7 +180,7 @@ class SupportDesk:
             messages=[to_chat_message(m) for m in values.get("messages", [])],
             summary=values.get("summary", ""),
             pending_approvals=self._approvals_in(record, snapshot),
-            next_nodes=tuple(snapshot.next),
+            next_nodes=tuple(task.name for task in snapshot.tasks),
             checkpoint_id=checkpoint_id_of(snapshot),
         )
 
@@ -199,7 +207,7 @@ class SupportDesk:
             if record.title == DEFAULT_TITLE:
                 self.threads.set_title(record.thread_id, _clean_title(text))
             message = ({"messages": [HumanMessage(text)]}, None)
-            return [(None, None), message] if head.next else [message]
+            return [(None, None), message] if has_pending_work(head) else [message]
 
         try:
             return self.turns.start(record, prepare, discard_if_empty=created)
@@ -221,7 +229,7 @@ class SupportDesk:
                 self.turns.record_status(record, head)
                 raise InvalidInput("this thread waits for a supervisor's decision, not for a "
                                    "resume; approve or reject the request")
-            if not head.next:
+            if not has_pending_work(head):
                 self.turns.record_status(record, head)
                 raise InvalidInput("nothing to resume: the thread's last turn finished")
             return [(None, None)]

@@ -23,7 +23,7 @@ from agent.crash import CrashSwitch
 from agent.errors import SupportError, ThreadBusy
 from agent.model.factory import model_error
 from agent.persistence.db import as_unavailable
-from agent.persistence.locks import ThreadLocks
+from agent.persistence.locks import Lease, ThreadLocks
 from agent.persistence.threads import ThreadRecord, ThreadRegistry, ThreadStatus
 from agent.settings import Settings
 from agent.state import SupportContext
@@ -55,6 +55,16 @@ def thread_config(thread_id: str, checkpoint_id: str | None = None) -> dict[str,
 def checkpoint_id_of(snapshot: StateSnapshot) -> str | None:
     """The id of the checkpoint a snapshot shows."""
     return (snapshot.config or {}).get("configurable", {}).get("checkpoint_id")
+
+
+def has_pending_work(head: StateSnapshot) -> bool:
+    """True if the head checkpoint has steps to run, or ran ones whose checkpoint is missing.
+
+    `head.next` alone misses the second case: LangGraph applies a finished step's saved writes
+    to the live state and drops it from `next`, but the step's checkpoint was never written
+    (the process died, or the run stopped) and the steps after it have not run.
+    """
+    return bool(head.tasks)
 
 
 def guarded(read: Callable[[], T]) -> T:
@@ -139,7 +149,7 @@ class TurnRunner:
         work to resume) cannot change before the run starts. Its errors release the lock.
         """
         lock = contextlib.ExitStack()
-        lock.enter_context(self.locks.hold(record.thread_id, self.wait_seconds))
+        lease = lock.enter_context(self.locks.hold(record.thread_id, self.wait_seconds))
         try:
             plan = prepare(self.state(record.thread_id))
             self.registry.set_status(record.thread_id, "running")
@@ -152,7 +162,7 @@ class TurnRunner:
             self._open.discard(stream)
             lock.close()
 
-        stream = TurnStream(self._run(record, plan, discard_if_empty), release)
+        stream = TurnStream(self._run(record, plan, lease, discard_if_empty), release)
         self._open.add(stream)
         return stream
 
@@ -171,7 +181,7 @@ class TurnRunner:
         """Store (and return) the status the thread's head checkpoint implies."""
         if snapshot.interrupts:
             status: ThreadStatus = "awaiting_approval"
-        elif snapshot.next:
+        elif has_pending_work(snapshot):
             status = "interrupted"
         else:
             status = "active"
@@ -183,7 +193,7 @@ class TurnRunner:
         for stream in list(self._open):
             stream.close()
 
-    def _run(self, record: ThreadRecord, plan: Plan,
+    def _run(self, record: ThreadRecord, plan: Plan, lease: Lease,
              discard_if_empty: bool) -> Generator[ChatEvent, None, None]:
         context = SupportContext(user_id=record.user_id, tenant=record.tenant)
         finished = False
@@ -194,6 +204,10 @@ class TurnRunner:
                                            durability="sync")
                 try:
                     for mode, data in stream:
+                        if mode == "updates":
+                            # A step just finished and its checkpoint is not written yet: if
+                            # the lock was lost meanwhile, stop before writing it.
+                            lease.verify()
                         yield from self._events(record, mode, data)
                 finally:
                     stream.close()  # stops LangGraph's workers before anything else closes
@@ -207,7 +221,9 @@ class TurnRunner:
             yield TurnEndedEvent(record.thread_id, status, reply, checkpoint_id_of(snapshot))
         except Exception as exc:
             finished = True
-            self._after_failure(record, discard_if_empty)
+            database_down = as_unavailable(exc) is not None
+            if not database_down:  # reading the state now would only wait for it again
+                self._after_failure(record, discard_if_empty)
             translated = as_unavailable(exc) or model_error(exc)
             if translated is not None:
                 raise translated from exc

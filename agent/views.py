@@ -48,7 +48,7 @@ class ThreadView:
     messages: list[ChatMessage]
     summary: str
     pending_approvals: list[PendingApproval]
-    next_nodes: tuple[str, ...]
+    next_nodes: tuple[str, ...]  # steps still to run (or run but not yet checkpointed)
     checkpoint_id: str | None
 
 

@@ -11,7 +11,10 @@ One run per thread at a time, across every process that shares the database:
 - memory: an in-process lock (the memory saver lives in one process anyway).
 
 `hold(thread_id, wait_seconds)` waits up to `wait_seconds` (0: try once) and raises
-ThreadBusy if the thread is still busy.
+ThreadBusy if the thread is still busy. It yields a Lease: a holder checks `lease.verify()`
+between steps, because a lock can be lost while held (a PostgreSQL restart ends the session
+that held an advisory lock; a frozen process lets a Redis key expire). A lost lease stops
+the turn before it writes another checkpoint.
 """
 
 from __future__ import annotations
@@ -20,17 +23,33 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import re
 import secrets
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from agent.errors import ThreadBusy, Unavailable
 
 POLL_SECONDS = 0.05
-LOCK_BUCKETS = 4096  # SQLite: threads share a lock file only within one of this many buckets
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
+
+
+class Lease:
+    """Proof of holding a thread's lock, which can be re-checked while the work goes on."""
+
+    def __init__(self, thread_id: str, still_held: Callable[[], bool]):
+        self.thread_id = thread_id
+        self._still_held = still_held
+
+    def verify(self) -> None:
+        """Raise Unavailable if the lock was lost (the work must stop and be resumed later)."""
+        if not self._still_held():
+            raise Unavailable(f"lost the lock on thread {self.thread_id} (its database session "
+                              "or lock key went away); the turn stopped here and the next "
+                              "request resumes it - try again")
 
 
 def busy(thread_id: str, waited: float) -> ThreadBusy:
@@ -46,7 +65,7 @@ class ThreadLocks(ABC):
     kind: str
 
     @contextlib.contextmanager
-    def hold(self, thread_id: str, wait_seconds: float) -> Iterator[None]:
+    def hold(self, thread_id: str, wait_seconds: float) -> Iterator[Lease]:
         """Hold the thread's lock for the block; ThreadBusy if it stays taken too long."""
         deadline = time.monotonic() + wait_seconds
         started = time.monotonic()
@@ -57,9 +76,13 @@ class ThreadLocks(ABC):
             time.sleep(POLL_SECONDS)
             token = self._try_acquire(thread_id)
         try:
-            yield
+            yield Lease(thread_id, lambda: self._still_held(thread_id, token))
         finally:
             self._release(thread_id, token)
+
+    def _still_held(self, thread_id: str, token: object) -> bool:
+        """True unless the lock can be lost while held (the kinds that can override this)."""
+        return True
 
     @abstractmethod
     def _try_acquire(self, thread_id: str) -> object | None:
@@ -104,8 +127,11 @@ class FileThreadLocks(ThreadLocks):
         directory.mkdir(parents=True, exist_ok=True)
 
     def _path(self, thread_id: str) -> Path:
-        bucket = int.from_bytes(hashlib.sha256(thread_id.encode()).digest()[:4]) % LOCK_BUCKETS
-        return self.directory / f"{bucket:04d}.lock"
+        # One file per thread: two threads never share a lock (no false "busy"). Ids that are
+        # not plain file names (never ours, but be safe) are hashed.
+        name = thread_id if _SAFE_NAME.match(thread_id) else \
+            hashlib.sha256(thread_id.encode()).hexdigest()
+        return self.directory / f"{name}.lock"
 
     def _try_acquire(self, thread_id: str) -> object | None:
         # Each attempt opens its own file description, so two threads of one process
@@ -126,7 +152,11 @@ class FileThreadLocks(ThreadLocks):
 
 
 class PostgresThreadLocks(ThreadLocks):
-    """Session advisory locks; the connection is held out of the pool while locked."""
+    """Session advisory locks; the connection is held out of its pool while locked.
+
+    Give it a pool of its own (not the checkpointer's): every running turn holds one of its
+    connections, and must not starve the checkpoint writes of theirs.
+    """
 
     kind = "PostgreSQL advisory lock"
     _NAMESPACE = "support-agent:thread:"
@@ -138,7 +168,8 @@ class PostgresThreadLocks(ThreadLocks):
         try:
             conn = self.pool.getconn()
         except Exception as exc:
-            raise Unavailable(f"PostgreSQL is unreachable ({exc}); try again") from exc
+            raise Unavailable(f"no PostgreSQL connection for the thread lock ({exc}); too many "
+                              "turns at once, or the database is down - try again") from exc
         try:
             row = conn.execute(
                 "SELECT pg_try_advisory_lock(hashtextextended(%s, 0)) AS locked",
@@ -151,6 +182,15 @@ class PostgresThreadLocks(ThreadLocks):
             return conn
         self.pool.putconn(conn)
         return None
+
+    def _still_held(self, thread_id: str, token: object) -> bool:
+        # A session lock lives as long as its session: if the connection still answers, it is
+        # the same session and the lock is held; a server restart breaks the connection.
+        try:
+            token.execute("SELECT 1")
+        except Exception:
+            return False
+        return True
 
     def _release(self, thread_id: str, token: object) -> None:
         try:
@@ -211,9 +251,17 @@ class RedisThreadLocks(ThreadLocks):
             self._ensure_renewer()
         return token
 
+    def _still_held(self, thread_id: str, token: object) -> bool:
+        try:
+            return self.client.get(self.key(thread_id)) == token.encode()
+        except self._errors:
+            return False
+
     def _release(self, thread_id: str, token: object) -> None:
         with self._guard:
-            self._held.pop(thread_id, None)
+            # Only our own entry: a newer holder in this process must keep being renewed.
+            if self._held.get(thread_id) == token:
+                del self._held[thread_id]
         with contextlib.suppress(self._errors):
             self._delete(keys=[self.key(thread_id)], args=[token])
 

@@ -39,6 +39,11 @@ from agent.persistence.migrations import MIGRATION_LOCK_KEY, migrate
 from agent.settings import Settings
 
 POOL_CONNECT_TIMEOUT_SECONDS = 10.0
+# How long a request waits for a pooled connection before reporting the database unavailable,
+# and how long one reconnection attempt chain may run (short, so recovery after an outage is
+# quick: the next request starts a fresh attempt).
+POOL_WAIT_SECONDS = 10.0
+POOL_RECONNECT_SECONDS = 10.0
 
 
 @dataclass
@@ -84,7 +89,10 @@ def _open_locks(settings: Settings, persistence: Persistence) -> ThreadLocks:
         return RedisThreadLocks(settings.redis_url, settings.redis_key_prefix,
                                 settings.lock_ttl_seconds)
     if persistence.kind == "postgres":
-        return PostgresThreadLocks(persistence.pool)
+        lock_pool = _connection_pool(settings, "support-agent-locks", min_size=0)
+        persistence._closers.append(lock_pool.close)
+        lock_pool.open(wait=False)
+        return PostgresThreadLocks(lock_pool)
     if persistence.kind == "sqlite":
         path = settings.sqlite_path
         return FileThreadLocks(path.with_name(path.name + ".locks"))
@@ -152,17 +160,7 @@ def _exclusive_file_lock(lock_path: Path) -> Iterator[None]:
 
 def _open_postgres(settings: Settings) -> Persistence:
     _probe_postgres(settings)
-    pool = ConnectionPool(
-        settings.postgres_url,
-        min_size=1,
-        max_size=max(settings.postgres_pool_size, 2),
-        # What PostgresSaver needs: autocommit, no server-side prepares, dict rows.
-        kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
-        # Health check on borrow: a connection broken by a server restart is replaced.
-        check=ConnectionPool.check_connection,
-        open=False,
-        name="support-agent",
-    )
+    pool = _connection_pool(settings, "support-agent", min_size=1)
     try:
         pool.open(wait=True, timeout=POOL_CONNECT_TIMEOUT_SECONDS)
     except Exception as exc:
@@ -193,6 +191,22 @@ def _open_postgres(settings: Settings) -> Persistence:
         raise
     persistence.checkpointer, persistence.store = checkpointer, store
     return persistence
+
+
+def _connection_pool(settings: Settings, name: str, *, min_size: int) -> ConnectionPool:
+    """A pool as PostgresSaver needs it (autocommit, no server-side prepares, dict rows)."""
+    return ConnectionPool(
+        settings.postgres_url,
+        min_size=min_size,
+        max_size=max(settings.postgres_pool_size, 2),
+        kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
+        # Health check on borrow: a connection broken by a server restart is replaced.
+        check=ConnectionPool.check_connection,
+        timeout=POOL_WAIT_SECONDS,
+        reconnect_timeout=POOL_RECONNECT_SECONDS,
+        open=False,
+        name=name,
+    )
 
 
 def _probe_postgres(settings: Settings) -> None:

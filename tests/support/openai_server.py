@@ -351,6 +351,9 @@ class OpenAICompatibleServer:
         self.api_key = api_key  # None: any non-empty bearer token is accepted
         # Sent with injected 5xx faults: the openai client honours it, so its retries are quick.
         self.retry_after_ms = retry_after_ms
+        # Seconds each chat completion waits before answering (0: at once), so a test can make
+        # a model call slow enough for two senders to overlap. See slow_down().
+        self.delay_seconds = 0.0
         self.requests: list[dict[str, Any]] = []
         self.invalid_requests: list[tuple[Any, str]] = []
         self.calls: list[tuple[str, str, int]] = []
@@ -422,6 +425,10 @@ class OpenAICompatibleServer:
         """
         with self._lock:
             self._stream_fault = _Fault(200, message, count)
+
+    def slow_down(self, seconds: float) -> None:
+        """Make every chat completion wait `seconds` before answering (0 answers at once)."""
+        self.delay_seconds = max(float(seconds), 0.0)
 
     def clear_faults(self) -> None:
         """Answer normally again."""
@@ -556,6 +563,8 @@ class _Handler(BaseHTTPRequestHandler):
             owner._record_invalid(body, reason)
             self._json(404, _error_body(reason, "invalid_request_error", code="model_not_found"))
             return
+        if owner.delay_seconds > 0:
+            time.sleep(owner.delay_seconds)  # a slow model: lets concurrent turns overlap
         reply = respond(to_langchain_messages(body["messages"]), offered_tool_names(body))
         if body.get("stream"):
             chunks = completion_chunks(body, reply)
