@@ -217,3 +217,89 @@ def test_resume_command_and_next_message_finish_pending_work(make_settings, tmp_
     assert result.status == "active"
     assert any("1Z999AA10123456784" in t for t in texts), "the interrupted turn was finished"
     assert texts[-2:] == ["Thanks!", "You're welcome! Is there anything else I can do?"]
+
+
+CLI_STEPS = [
+    ("ask", "Please refund ORD-1001, the boots leak"),
+    ("approve", None),
+    ("ask", "Where is ORD-1002?"),
+    ("ask", "Please refund $10 on ORD-1002, it came late"),
+    ("approve", None),
+    ("ask", "Thanks!"),
+]
+
+
+@pytest.mark.parametrize("saver", DURABLE)
+def test_cli_killed_at_random_moments_during_refunds(saver, make_settings, tmp_path):
+    """SIGKILL the CLI at random moments; resume and retry as a person would; all stays sound."""
+    settings = make_settings(saver)
+    env = child_env(settings, None)
+    seed = int(os.environ.get("CRASH_TEST_SEED") or random.randrange(1 << 30))
+    rng = random.Random(seed)
+
+    def cli(*args: str, kill_after: float | None = None) -> subprocess.CompletedProcess:
+        process = subprocess.Popen([sys.executable, "-m", "agent.cli", *args], env=env,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   cwd=tmp_path)
+        try:
+            out, err = process.communicate(timeout=kill_after or 120)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGKILL)
+            out, err = process.communicate(timeout=60)
+        return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+
+    # The killed commands are real CLI processes; looking around between them (what landed,
+    # what waits) is done through the façade in this process, which is quicker.
+    desk = SupportDesk.open(settings)
+    try:
+
+        def alices_thread() -> str | None:
+            listed = desk.list_threads("alice").threads
+            return listed[0].thread_id if listed else None
+
+        def last_customer_message(thread: str) -> str | None:
+            said = [m.text for m in desk.view_thread("alice", thread).messages
+                    if m.role == "customer"]
+            return said[-1] if said else None
+
+        kills = 0
+        for verb, text in CLI_STEPS:
+            first_attempt = True
+            while True:
+                thread = alices_thread()
+                if thread and desk.view_thread("alice", thread).thread.status == "interrupted":
+                    for _ in desk.resume("alice", thread):  # as an operator would
+                        pass
+                if verb == "ask":
+                    if thread and last_customer_message(thread) == text:
+                        break  # the message reached a checkpoint before the kill; now answered
+                    args = ["ask", "--user", "alice", *(["--thread", thread] if thread else []), text]
+                else:
+                    waiting = desk.pending_approvals("sam")
+                    if not waiting:
+                        break  # decided before the kill
+                    args = ["approve", "--user", "sam", waiting[0].thread_id]
+                # Every first approval attempt dies (the refund moment); other attempts half the
+                # time; always somewhere between start-up and the answer.
+                doomed = (verb == "approve" and first_attempt) or rng.random() < 0.5
+                first_attempt = False
+                done = cli(*args, kill_after=rng.uniform(0.4, 1.6) if doomed else None)
+                if done.returncode == -signal.SIGKILL:
+                    kills += 1
+                    continue
+                assert done.returncode == 0, f"seed {seed}: {done.stderr}"
+                break
+
+    finally:
+        desk.close()
+    thread = json.loads(cli("threads", "--user", "alice", "--json").stdout)["threads"][0][
+        "thread_id"]
+    ledger = json.loads(cli("ledger", "--user", "sam", "--json").stdout)
+    refunds = sorted((e["order_id"], e["amount_cents"]) for e in ledger if e["kind"] == "refund")
+    assert refunds == [("ORD-1001", 12900), ("ORD-1002", 1000)], f"seed {seed}: {ledger}"
+    view = cli("show", "--user", "alice", thread).stdout
+    assert "(active)" in view, f"seed {seed}: {view}"
+    for _, text in CLI_STEPS:
+        if text:
+            assert text in view, f"seed {seed}, {kills} kills: lost {text!r}"
+    assert "Refunded $10.00 on ORD-1002" in view and "You're welcome!" in view
