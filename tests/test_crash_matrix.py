@@ -273,7 +273,8 @@ def test_cli_killed_at_random_moments_during_refunds(saver, make_settings, tmp_p
                 if verb == "ask":
                     if thread and last_customer_message(thread) == text:
                         break  # the message reached a checkpoint before the kill; now answered
-                    args = ["ask", "--user", "alice", *(["--thread", thread] if thread else []), text]
+                    where = ["--thread", thread] if thread else []
+                    args = ["ask", "--user", "alice", *where, text]
                 else:
                     waiting = desk.pending_approvals("sam")
                     if not waiting:
