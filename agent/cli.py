@@ -426,7 +426,7 @@ def cmd_ui(settings: Settings, args: argparse.Namespace) -> int:
     env = {**os.environ, **_settings_env(args)}
     command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port",
                str(args.port), "--server.headless", "true", "--browser.gatherUsageStats",
-               "false"]
+               "false", "--client.toolbarMode", "minimal"]
     out.print(f"support-agent UI on http://localhost:{args.port} "
               f"(saver {settings.saver}, model {settings.model}); Ctrl-C stops it")
     return subprocess.call(command, env=env)

@@ -123,6 +123,18 @@ class SupportDesk:
         """Everyone who can sign in (local mode)."""
         return self.shop.list_users()
 
+    def user_by_email(self, email: str) -> User:
+        """The user an identity provider's e-mail address belongs to."""
+        user = self.shop.get_user_by_email(email or "")
+        if user is None:
+            raise NotFound(f"no support-agent account for {email!r}; ask an administrator to "
+                           "add one")
+        return user
+
+    def describe(self) -> dict[str, str]:
+        """What this instance runs on (saver, database, Redis, locks, model), secrets masked."""
+        return {**self.settings.describe(), "locks": self.persistence.locks.kind}
+
     def remembered_profile(self, user_id: str) -> dict[str, Any]:
         """What the agent remembers about a customer across threads."""
         user = self.user(user_id)
@@ -144,6 +156,15 @@ class SupportDesk:
         page = self.threads.list_for_user(user.tenant, user.user_id, limit=limit, offset=offset)
         return ThreadPage([self.turns.reconcile(record) for record in page],
                           self.threads.count_for_user(user.tenant, user.user_id), offset, limit)
+
+    def tenant_threads(self, supervisor_id: str, *, limit: int = 20,
+                       offset: int = 0) -> ThreadPage:
+        """A page of every thread in the supervisor's tenant, most recent activity first."""
+        supervisor = self._supervisor(supervisor_id)
+        limit, offset = _page(limit, offset)
+        page = self.threads.list_for_tenant(supervisor.tenant, limit=limit, offset=offset)
+        return ThreadPage([self.turns.reconcile(record) for record in page],
+                          self.threads.count_for_tenant(supervisor.tenant), offset, limit)
 
     def rename_thread(self, user_id: str, thread_id: str, title: str) -> ThreadRecord:
         """Give a thread a new title."""

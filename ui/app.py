@@ -1,7 +1,50 @@
-"""Streamlit entry point (placeholder until the UI issue lands)."""
+"""Streamlit entry point: `streamlit run ui/app.py` (or `support-agent ui`).
+
+Sign-in gate, then one navigation per role: customers chat, supervisors approve, both browse
+history. A status area in the sidebar shows what this instance runs on.
+"""
+
+from __future__ import annotations
 
 import streamlit as st
 
-st.set_page_config(page_title="Support agent", page_icon=":speech_balloon:")
-st.title("Support agent")
-st.info("The chat UI is being built. Meanwhile use the CLI: `support-agent chat --user alice`.")
+from agent.errors import SupportError
+from ui.components.status import status_area
+from ui.session import desk, oidc_configured, sign_out, signed_in_user
+
+st.set_page_config(page_title="Support agent", page_icon=":material/support_agent:",
+                   layout="wide")
+
+try:
+    support_desk = desk()
+except SupportError as exc:
+    st.title("Support agent")
+    st.error(f"The support desk cannot start: {exc}", icon=":material/error:")
+    st.button("Try again", icon=":material/refresh:")
+    st.stop()
+
+try:
+    user = signed_in_user()
+except SupportError as exc:
+    st.error(str(exc), icon=":material/error:")
+    st.button("Try again", icon=":material/refresh:")
+    st.stop()
+
+sign_in = st.Page("pages/sign_in.py", title="Sign in", icon=":material/login:")
+chat = st.Page("pages/chat.py", title="Chat", icon=":material/chat:", default=True)
+approvals = st.Page("pages/approvals.py", title="Approvals", icon=":material/approval:",
+                    default=True)
+history = st.Page("pages/history.py", title="History", icon=":material/history:")
+
+if user is None:
+    pages = [sign_in]
+elif user.is_supervisor:
+    pages = [approvals, history]
+else:
+    pages = [chat, history]
+
+navigation = st.navigation(pages)
+with st.sidebar:
+    status_area(support_desk.describe(), user, local_mode=not oidc_configured(),
+                on_sign_out=sign_out)
+navigation.run()

@@ -134,6 +134,14 @@ class Shop:
         )
         return User(**row) if row else None
 
+    def get_user_by_email(self, email: str) -> User | None:
+        """The user with this e-mail address (how a signed-in OIDC identity is matched)."""
+        row = self.db.fetch_one(
+            "SELECT user_id, tenant, display_name, email, role FROM support_users"
+            " WHERE lower(email) = lower(?)", (email.strip(),),
+        )
+        return User(**row) if row else None
+
     def list_users(self) -> list[User]:
         """Every user, by tenant then role then id."""
         rows = self.db.fetch_all(

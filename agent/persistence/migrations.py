@@ -107,6 +107,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     )),
     Migration(2, "seed customers, supervisors and orders",
               lambda session, dialect: seed_shop(session)),
+    Migration(3, "list a tenant's threads by activity (supervisors' history page)", _run_sql(
+        "CREATE INDEX support_threads_by_tenant ON support_threads (tenant, updated_at DESC)",
+    )),
 )
 
 

@@ -73,6 +73,23 @@ class ThreadRegistry:
         )
         return [ThreadRecord.from_row(row) for row in rows]
 
+    def list_for_tenant(self, tenant: str, *, limit: int = 20,
+                        offset: int = 0) -> list[ThreadRecord]:
+        """A page of a tenant's threads, most recently active first."""
+        rows = self.db.fetch_all(
+            f"SELECT {_COLUMNS} FROM support_threads WHERE tenant = ?"
+            " ORDER BY updated_at DESC, thread_id DESC LIMIT ? OFFSET ?",
+            (tenant, limit, offset),
+        )
+        return [ThreadRecord.from_row(row) for row in rows]
+
+    def count_for_tenant(self, tenant: str) -> int:
+        """How many threads the tenant has."""
+        row = self.db.fetch_one(
+            "SELECT COUNT(*) AS n FROM support_threads WHERE tenant = ?", (tenant,)
+        )
+        return int(row["n"]) if row else 0
+
     def count_for_user(self, tenant: str, user_id: str) -> int:
         """How many threads the user has."""
         row = self.db.fetch_one(

@@ -1,0 +1,30 @@
+"""Sign in: through the identity provider when OIDC is configured, else pick a seeded user."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ui.session import desk, oidc_configured, shown_errors, sign_in_locally
+
+st.title("Support agent")
+
+if oidc_configured():
+    st.write("Sign in with your organisation's account.")
+    st.button("Sign in", type="primary", icon=":material/login:", on_click=st.login)
+    if st.user.is_logged_in:
+        # Logged in at the provider, but no account matches (signed_in_user raised).
+        st.error(f"No support-agent account belongs to {st.user.email}.")
+    st.stop()
+
+st.warning("**Local mode.** No identity provider is configured, so you pick who to be. "
+           "Use it to try the app; configure OIDC for real sign-in (see the README).",
+           icon=":material/warning:")
+with shown_errors():
+    users = desk().users()
+    labels = {u.user_id: f"{u.display_name} - {u.role}, {u.tenant}" for u in users}
+    with st.form("sign-in"):
+        chosen = st.selectbox("Sign in as", list(labels), format_func=labels.__getitem__,
+                              key="sign_in_user")
+        if st.form_submit_button("Sign in", type="primary", icon=":material/login:"):
+            sign_in_locally(chosen)
+            st.rerun()

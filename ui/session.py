@@ -1,0 +1,84 @@
+"""What every page shares: the desk (made once per server), the signed-in user, error display.
+
+The user's role and tenant always come from the user record the desk returns; the browser
+only ever names who signs in (local mode) or proves it through the identity provider (OIDC).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import streamlit as st
+
+from agent.domain.shop import User
+from agent.errors import NotFound, SupportError
+from agent.service import SupportDesk
+from agent.settings import load_settings
+
+USER_KEY = "user_id"
+
+
+@st.cache_resource(show_spinner="Opening the support desk...")
+def get_desk() -> SupportDesk:
+    """One SupportDesk per server process, shared by every browser session."""
+    return SupportDesk.open(load_settings())
+
+
+def desk() -> SupportDesk:
+    """The shared desk (a failure to open it is shown by the app, not cached)."""
+    return get_desk()
+
+
+def oidc_configured() -> bool:
+    """True when secrets.toml has an [auth] section: sign-in goes through st.login."""
+    try:
+        return "auth" in st.secrets
+    except Exception:  # no secrets file at all
+        return False
+
+
+def signed_in_user() -> User | None:
+    """The signed-in user's record, or None."""
+    if oidc_configured():
+        if not st.user.is_logged_in:
+            return None
+        return desk().user_by_email(str(st.user.email or ""))
+    user_id = st.session_state.get(USER_KEY)
+    if not user_id:
+        return None
+    try:
+        return desk().user(user_id)
+    except NotFound:
+        st.session_state.pop(USER_KEY, None)
+        return None
+
+
+def sign_in_locally(user_id: str) -> None:
+    """Local mode: remember who this browser session signed in as."""
+    st.session_state[USER_KEY] = desk().user(user_id).user_id
+
+
+def sign_out() -> None:
+    """Forget the signed-in user and everything this session selected."""
+    if oidc_configured():
+        st.logout()
+    for key in list(st.session_state):
+        del st.session_state[key]
+
+
+def require_user() -> User:
+    """The signed-in user; pages are only reachable signed in, so this never stops a page."""
+    user = signed_in_user()
+    if user is None:
+        st.stop()
+    return user
+
+
+@contextlib.contextmanager
+def shown_errors() -> Iterator[None]:
+    """Show a user-facing error in place, and let the rest of the page carry on."""
+    try:
+        yield
+    except SupportError as exc:
+        st.error(str(exc), icon=":material/error:")
