@@ -503,6 +503,8 @@ class SupportDesk:
             reason=value.get("reason", ""),
             excerpt=list(value.get("excerpt", [])),
             requested_at=float(value.get("requested_at", 0.0)),
+            editable_arguments=tuple(TOOLS[value["action"]].args.model_fields)
+            if value["action"] in TOOLS else tuple(value["arguments"]),
         )
 
     def _checkpoint_info(self, snapshot: StateSnapshot,

@@ -38,6 +38,7 @@ class PendingApproval:
     reason: str
     excerpt: list[str]
     requested_at: float
+    editable_arguments: tuple[str, ...] = ()  # every argument the tool takes, set or not
 
 
 @dataclass(frozen=True)

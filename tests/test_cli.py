@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SAVERS
+from support.services import SAVERS
 
 # Savers whose data outlives a process; the memory saver cannot carry anything across commands.
 PERSISTENT_SAVERS = [param for param in SAVERS if param.id != "memory"]

@@ -8,7 +8,7 @@ import sys
 
 import psycopg
 import pytest
-from conftest import ADMIN_URL
+from support.services import ADMIN_URL
 
 
 def demo(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:

@@ -26,15 +26,18 @@ except SupportError as exc:
 try:
     user = signed_in_user()
 except SupportError as exc:
+    # E.g. signed in at the identity provider with an e-mail that has no account here.
     st.error(str(exc), icon=":material/error:")
-    st.button("Try again", icon=":material/refresh:")
+    again, leave = st.columns([1, 4])
+    again.button("Try again", icon=":material/refresh:")
+    leave.button("Sign out", icon=":material/logout:", on_click=sign_out)
     st.stop()
 
-sign_in = st.Page("pages/sign_in.py", title="Sign in", icon=":material/login:")
-chat = st.Page("pages/chat.py", title="Chat", icon=":material/chat:", default=True)
-approvals = st.Page("pages/approvals.py", title="Approvals", icon=":material/approval:",
+sign_in = st.Page("views/sign_in.py", title="Sign in", icon=":material/login:")
+chat = st.Page("views/chat.py", title="Chat", icon=":material/chat:", default=True)
+approvals = st.Page("views/approvals.py", title="Approvals", icon=":material/approval:",
                     default=True)
-history = st.Page("pages/history.py", title="History", icon=":material/history:")
+history = st.Page("views/history.py", title="History", icon=":material/history:")
 
 if user is None:
     pages = [sign_in]

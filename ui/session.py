@@ -17,6 +17,7 @@ from agent.service import SupportDesk
 from agent.settings import load_settings
 
 USER_KEY = "user_id"
+USER_PARAM = "as"
 
 
 @st.cache_resource(show_spinner="Opening the support desk...")
@@ -44,27 +45,30 @@ def signed_in_user() -> User | None:
         if not st.user.is_logged_in:
             return None
         return desk().user_by_email(str(st.user.email or ""))
-    user_id = st.session_state.get(USER_KEY)
+    # Local mode keeps the choice in the URL too, so a page reload keeps you signed in.
+    user_id = st.session_state.get(USER_KEY) or st.query_params.get(USER_PARAM)
     if not user_id:
         return None
     try:
         return desk().user(user_id)
     except NotFound:
         st.session_state.pop(USER_KEY, None)
+        st.query_params.pop(USER_PARAM, None)
         return None
 
 
 def sign_in_locally(user_id: str) -> None:
     """Local mode: remember who this browser session signed in as."""
-    st.session_state[USER_KEY] = desk().user(user_id).user_id
+    st.session_state[USER_KEY] = st.query_params[USER_PARAM] = desk().user(user_id).user_id
 
 
 def sign_out() -> None:
     """Forget the signed-in user and everything this session selected."""
-    if oidc_configured():
-        st.logout()
     for key in list(st.session_state):
         del st.session_state[key]
+    st.query_params.clear()
+    if oidc_configured():
+        st.logout()
 
 
 def require_user() -> User:

@@ -37,11 +37,14 @@ def approval_card(pending: PendingApproval) -> dict[str, Any] | None:
             return {"action": "approve"}
         with edit.popover("Edit, then approve", icon=":material/edit:", width="stretch"), \
                 st.form(f"edit-{key}", border=False):
-            changed = {name: st.text_input(name, value=_as_text(value), key=f"e-{key}-{name}")
-                       for name, value in pending.arguments.items()}
+            # Every argument the tool takes, so one the model left out (a partial refund's
+            # amount) can be set too; the desk checks and types what is entered.
+            names = pending.editable_arguments or tuple(pending.arguments)
+            changed = {name: st.text_input(name, value=_as_text(pending.arguments.get(name)),
+                                           key=f"e-{key}-{name}") for name in names}
             if st.form_submit_button("Approve with these arguments", type="primary"):
                 edits = {name: value for name, value in changed.items()
-                         if value != _as_text(pending.arguments[name])}
+                         if value != _as_text(pending.arguments.get(name))}
                 return {"action": "edit", "arguments": edits} if edits else {"action": "approve"}
         with reject.popover("Reject", icon=":material/block:", width="stretch"), \
                 st.form(f"reject-{key}", border=False):

@@ -76,12 +76,12 @@ def state_view(state: CheckpointState) -> None:
 
 
 def size_chart(infos: list[CheckpointInfo]) -> None:
-    """State size and message count per step: summarising and pruning show as drops."""
+    """Size and message count per step of one branch: summarising and pruning show as drops."""
     if len(infos) < 2:
         return
     frame = pd.DataFrame([{"step": i.step, "state bytes": i.size_bytes,
                            "messages": i.message_count} for i in infos]).sort_values("step")
-    frame = frame.drop_duplicates("step", keep="last").set_index("step")
+    frame = frame.set_index("step")  # one branch: one checkpoint per step
     left, right = st.columns(2)
     with left:
         st.caption("State size (bytes) per step")

@@ -20,7 +20,7 @@ st.caption(f"Refunds, cancellations and address changes waiting in **{supervisor
 @st.fragment(run_every=REFRESH_SECONDS)
 def inbox() -> None:
     """The pending requests, longest waiting first, each with its decision controls."""
-    notice = st.session_state.pop("approval_notice", None)
+    notice = st.session_state.get("approval_notice")  # stays until the next decision
     if notice:
         getattr(st, notice[0])(notice[1])
     try:
@@ -46,7 +46,8 @@ def inbox() -> None:
                            f"{reply[:200]}")
         except SupportError as exc:
             st.session_state.approval_notice = ("warning", str(exc))
-        st.rerun(scope="fragment")
+        # A full rerun: a fragment rerun raises when the inbox ran as part of a full run.
+        st.rerun()
 
 
 inbox()

@@ -47,8 +47,11 @@ with shown_errors():
 try:
     head = support.view_thread(user.user_id, thread_id)
     page_index = len(state.history_cursors) - 1
-    infos = support.history(user.user_id, thread_id, limit=PAGE_SIZE,
+    # One more than a page: whether an older page exists, without a count of everything.
+    infos = support.history(user.user_id, thread_id, limit=PAGE_SIZE + 1,
                             before=state.history_cursors[page_index])
+    has_older = len(infos) > PAGE_SIZE
+    infos = infos[:PAGE_SIZE]
 except SupportError as exc:
     st.error(str(exc), icon=":material/error:")
     st.stop()
@@ -66,21 +69,28 @@ download.download_button(
 
 expected = head.checkpoint_id if page_index == 0 else state.history_expect[page_index]
 on_line, next_expected = lineage(infos, expected)
-selected = timeline(infos, on_line, key=f"timeline-{thread_id}-{page_index}")
+if notice := state.pop("history_notice", None):
+    st.success(f"New branch written. Reply: {notice}", icon=":material/call_split:")
+# The head is in the key: after a replay or fork new rows come first, and a selection kept
+# by row number would silently point at another checkpoint.
+selected = timeline(infos, on_line,
+                    key=f"timeline-{thread_id}-{page_index}-{head.checkpoint_id}")
 
 newer, older, _ = st.columns([1, 1, 4])
 if newer.button("Newer", icon=":material/chevron_left:", disabled=page_index == 0):
     state.history_cursors.pop()
     state.history_expect.pop()
     st.rerun()
-if older.button("Older", icon=":material/chevron_right:", disabled=len(infos) < PAGE_SIZE):
+if older.button("Older", icon=":material/chevron_right:", disabled=not has_older):
     state.history_cursors.append(infos[-1].checkpoint_id)
     state.history_expect.append(next_expected)
     st.rerun()
 
 with st.expander("State size and message count per step", icon=":material/show_chart:",
                  expanded=True), shown_errors():
-    size_chart(support.history(user.user_id, thread_id, limit=CHART_CHECKPOINTS))
+    recent = support.history(user.user_id, thread_id, limit=CHART_CHECKPOINTS)
+    current_branch, _ = lineage(recent, head.checkpoint_id)
+    size_chart([info for info in recent if info.checkpoint_id in current_branch])
 
 # --- one checkpoint ---------------------------------------------------------------------------
 if selected is None:
@@ -99,9 +109,6 @@ def run_and_show(events) -> None:
     state.history_notice = ended[-1].reply if ended else ""
     st.rerun()
 
-
-if notice := state.pop("history_notice", None):
-    st.success(f"New branch written. Reply: {notice}", icon=":material/call_split:")
 
 if user.is_supervisor:
     st.caption("Supervisors read history; only the customer can replay or fork it.")

@@ -25,7 +25,8 @@ POLL_SECONDS = 2
 user = require_user()
 support = desk()
 state = st.session_state
-state.setdefault("thread_id", None)
+# The open thread is also in the URL, so a reload (or a shared link) reopens it.
+state.setdefault("thread_id", st.query_params.get("thread"))
 state.setdefault("thread_offset", 0)
 
 # --- sidebar: my threads ----------------------------------------------------------------------
@@ -34,6 +35,11 @@ with st.sidebar:
         state.thread_id = None
     with shown_errors():
         page = support.list_threads(user.user_id, limit=PAGE_SIZE, offset=state.thread_offset)
+        if not page.threads and page.offset > 0:
+            # Threads were deleted (here or elsewhere) and this page ran empty: go to the last
+            # page that still has some, instead of hiding the pager with it.
+            state.thread_offset = max(0, (page.total - 1) // PAGE_SIZE * PAGE_SIZE)
+            st.rerun()
         clicked = thread_list(page, state.thread_id)
         if clicked:
             state.thread_id = clicked
@@ -78,8 +84,10 @@ else:
     title.badge(words, color=colour)
     rename, remove = actions.columns(2)
     with rename.popover("Rename", icon=":material/edit:", width="stretch"):
-        new_title = st.text_input("Title", value=view.thread.title, key="rename_title")
-        if st.button("Save", key="rename_save"):
+        # Keyed per thread: a box kept from another thread would rename this one to its title.
+        new_title = st.text_input("Title", value=view.thread.title,
+                                  key=f"rename_title-{view.thread.thread_id}")
+        if st.button("Save", key=f"rename_save-{view.thread.thread_id}"):
             with shown_errors():
                 support.rename_thread(user.user_id, view.thread.thread_id, new_title)
                 st.rerun()
@@ -119,8 +127,17 @@ elif view is not None and view.thread.status == "interrupted":
                 pass
             st.rerun()
 
-prompt = st.chat_input("Ask about your orders...", disabled=awaiting,
-                       max_chars=support.settings.max_message_chars)
+if state.thread_id:
+    st.query_params["thread"] = state.thread_id
+else:
+    st.query_params.pop("thread", None)
+
+# No max_chars here: a message over the limit is refused by the desk with a message saying
+# so, rather than cut short or silently ignored by the browser.
+prompt = st.chat_input("Ask about your orders...", disabled=awaiting)
+if prompt is not None and not prompt.strip():
+    st.warning("The message is empty.", icon=":material/info:")
+    prompt = None
 if prompt:
     with st.chat_message("user"):
         st.markdown(plain(prompt))

@@ -1,0 +1,219 @@
+"""Browser fixtures: the real Streamlit app as a server process, driven by headless Chromium.
+
+One server per test session, on a fresh SQLite file with the offline model; a SupportDesk in
+this process opens the same file to set up and verify what the browser did. Chromium is
+Debian's /usr/bin/chromium, never a downloaded browser. Outside CI a missing Chromium skips
+the browser tests with instructions; with CI=true it fails them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+try:
+    from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+except ImportError:  # reported by the `browser` fixture, like a missing Chromium
+    sync_playwright = None
+
+from support.services import missing_service
+
+from agent.service import SupportDesk
+
+TESTS_DIR = Path(__file__).resolve().parents[1]
+REPO_ROOT = TESTS_DIR.parent
+APP_SCRIPT = REPO_ROOT / "ui" / "app.py"
+ARTIFACTS = REPO_ROOT / "test-artifacts" / "e2e"
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--no-first-run", "--disable-component-update", "--disable-sync",
+                 "--disable-quic"]
+VIEWPORT = {"width": 1400, "height": 1000}
+TIMEOUT_MS = 30_000  # generous: every click is a Streamlit rerun on a shared CI machine
+SERVER_START_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class App:
+    """The running app: its address, its database file and a desk on that same file."""
+
+    url: str
+    sqlite_path: Path
+    desk: SupportDesk
+    log_path: Path
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _healthy(url: str) -> bool:
+    # No proxy: a developer's HTTP(S)_PROXY must not intercept the local health check.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(f"{url}_stcore/health", timeout=2) as response:
+            return response.read().strip() == b"ok"
+    except OSError:
+        return False
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """Stop the server we started, by its PID: politely, then for sure."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
+def _log_tail(path: Path, lines: int = 40) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
+    """`streamlit run ui/app.py` on a fresh SQLite file and a free port; stopped at the end."""
+    workdir = tmp_path_factory.mktemp("ui-server")
+    sqlite_path = workdir / "ui.db"
+    log_path = workdir / "streamlit.log"
+
+    # Open (migrate and seed) the database before the server does, so the two processes never
+    # race to create it. Session fixtures run before the autouse per-test isolation, so this
+    # step isolates itself: no SUPPORT_* variable or .env file of the developer is read.
+    with pytest.MonkeyPatch.context() as patch:
+        for name in list(os.environ):
+            if name.startswith(("SUPPORT_", "OPENAI_")):
+                patch.delenv(name)
+        patch.chdir(workdir)
+        desk = SupportDesk.open(saver="sqlite", sqlite_path=sqlite_path, model="offline")
+
+    env = {name: value for name, value in os.environ.items()
+           if not name.startswith(("SUPPORT_", "OPENAI_"))}
+    env.update(SUPPORT_SAVER="sqlite", SUPPORT_SQLITE_PATH=str(sqlite_path),
+               SUPPORT_MODEL="offline")
+    port = _free_port()
+    command = [sys.executable, "-m", "streamlit", "run", str(APP_SCRIPT),
+               "--server.port", str(port), "--server.headless", "true",
+               "--browser.gatherUsageStats", "false", "--server.address", "127.0.0.1",
+               # Others may edit ui/ while the tests run: no reload prompts mid-test.
+               "--server.fileWatcherType", "none"]
+    url = f"http://127.0.0.1:{port}/"
+    # The server runs in the temp dir, so a .env or .streamlit/secrets.toml of the repository
+    # (OIDC!) cannot change what the tests see.
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, cwd=workdir, env=env, stdout=log,
+                                   stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + SERVER_START_SECONDS
+        while not _healthy(url):
+            if process.poll() is not None:
+                pytest.fail(f"the Streamlit server exited with {process.returncode}:\n"
+                            f"{_log_tail(log_path)}", pytrace=False)
+            if time.monotonic() > deadline:
+                pytest.fail(f"the Streamlit server did not answer {url}_stcore/health within "
+                            f"{SERVER_START_SECONDS} s:\n{_log_tail(log_path)}", pytrace=False)
+            time.sleep(0.2)
+        yield App(url, sqlite_path, desk, log_path)
+    finally:
+        _stop(process)
+        desk.close()
+        # Keep the server log next to the screenshots: the first place to look after a failure.
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(OSError):
+            shutil.copyfile(log_path, ARTIFACTS / "streamlit.log")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Debian's headless Chromium, launched once per session."""
+    if sync_playwright is None:
+        missing_service("The playwright package is missing: install the dev extras with "
+                         "`.venv/bin/pip install -e '.[dev]'` (never run `playwright install`).")
+    if not CHROMIUM.exists():
+        missing_service(f"{CHROMIUM} is missing: install Debian's Chromium with "
+                         "`apt-get install chromium` (the tests never download a browser).")
+    expect.set_options(timeout=TIMEOUT_MS)
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+_open_contexts: list[BrowserContext] = []  # for screenshots when a test fails
+
+
+@pytest.fixture(scope="session")
+def make_context(browser: Browser, app: App) -> Callable[[], BrowserContext]:
+    """A factory of fresh browser contexts (one per person: own cookies, own Streamlit session).
+
+    The caller closes what it makes; `new_page` does that for a test.
+    """
+
+    def make() -> BrowserContext:
+        context = browser.new_context(base_url=app.url, viewport=VIEWPORT)
+        context.set_default_timeout(TIMEOUT_MS)
+        context.on("close", lambda closed: _open_contexts.remove(closed))
+        _open_contexts.append(context)
+        return context
+
+    return make
+
+
+@pytest.fixture
+def new_page(make_context: Callable[[], BrowserContext]) -> Iterator[Callable[[], Page]]:
+    """A factory of pages, each in its own context, closed after the test."""
+    made: list[BrowserContext] = []
+
+    def open_page() -> Page:
+        context = make_context()
+        made.append(context)
+        return context.new_page()
+
+    yield open_page
+    for context in made:
+        context.close()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    """Where screenshots go (git-ignored), emptied of an earlier run's so none looks current."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for old in ARTIFACTS.glob("*.png"):
+        old.unlink()
+    return ARTIFACTS
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """Screenshot every open page when a browser test fails, before its contexts close."""
+    report = yield
+    if report.failed and call.when in ("setup", "call"):
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        for number, context in enumerate(list(_open_contexts)):
+            for index, page in enumerate(context.pages):
+                with contextlib.suppress(Exception):  # a dead page must not hide the failure
+                    page.screenshot(path=ARTIFACTS / f"{item.name}-failed-{number}-{index}.png",
+                                    full_page=True)
+    return report
