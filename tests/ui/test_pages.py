@@ -564,10 +564,12 @@ def test_request_decided_before_the_click_is_gone(
     approve = button(at, "Approve")
     drain(other_desk.decide_approval("sam", refund_request, {"action": "approve"}))
     # The click's rerun lists what waits now, so the card (and the click) are gone: no second
-    # decision is attempted. (No "decided already" notice either; see the report.)
+    # decision is attempted, and the page says why the request disappeared.
     approve.click().run()
     no_exception(at)
     assert values(at.success) == ["Nothing is waiting for approval."]
+    assert values(at.info) == ["Decided elsewhere in the meantime: issue refund for Alice "
+                               "Martin. Nothing was decided twice."]
     assert not at.warning and not at.error
     assert len(desk.ledger("sam")) == 1
 

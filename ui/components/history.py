@@ -35,6 +35,7 @@ def timeline(infos: list[CheckpointInfo], on_line: set[str], key: str) -> str | 
         "step": info.step,
         "branch": ("current" if info.checkpoint_id in on_line else "other")
         + (" (fork point)" if children.get(info.checkpoint_id, 0) > 1 else ""),
+        "source": info.source,
         "written by": ", ".join(info.written_by) or "-",
         "next": ", ".join(info.next_nodes) or "-",
         "time": info.created_at[11:19],
