@@ -87,6 +87,22 @@ def redis_url() -> str:
 
 
 @pytest.fixture
+def redis_prefix(redis_url: str) -> Iterator[str]:
+    """A Redis key prefix of this test's own; every key under it is deleted afterwards."""
+    import redis
+
+    prefix = f"support-agent-test-{secrets.token_hex(6)}:"
+    yield prefix
+    client = redis.Redis.from_url(redis_url)
+    try:
+        keys = list(client.scan_iter(match=prefix + "*"))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
+@pytest.fixture
 def make_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[..., Settings]:
     """Build Settings for a saver kind: a temp SQLite file, or a fresh PostgreSQL database."""
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import subprocess
 import sys
 import threading
@@ -95,22 +94,6 @@ def server() -> Iterator[OpenAICompatibleServer]:
     """The OpenAI-compatible test server; the tests slow it down once the thread exists."""
     with OpenAICompatibleServer(api_key=API_KEY) as running:
         yield running
-
-
-@pytest.fixture
-def redis_prefix(request: pytest.FixtureRequest) -> Iterator[str]:
-    """A key prefix of this test's own; any key left under it is deleted afterwards."""
-    prefix = f"test-double-texting-{secrets.token_hex(6)}:"
-    yield prefix
-    import redis
-
-    client = redis.Redis.from_url(request.getfixturevalue("redis_url"))
-    try:
-        keys = list(client.scan_iter(match=prefix + "*"))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
 
 
 def settings_values(saver: str, use_redis: bool, policy: str, server: OpenAICompatibleServer,

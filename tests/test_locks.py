@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 import select
 import signal
 import subprocess
@@ -101,22 +100,6 @@ def connections_out(pool: ConnectionPool) -> int:
     """How many connections are borrowed from the pool right now."""
     stats = pool.get_stats()
     return stats["pool_size"] - stats["pool_available"]
-
-
-@pytest.fixture
-def redis_prefix(redis_url: str) -> Iterator[str]:
-    """A key prefix of this test's own; every key under it is deleted afterwards."""
-    import redis
-
-    prefix = f"test-locks-{secrets.token_hex(6)}:"
-    yield prefix
-    client = redis.Redis.from_url(redis_url)
-    try:
-        keys = list(client.scan_iter(match=prefix + "*"))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
 
 
 @pytest.fixture
