@@ -11,8 +11,6 @@ from agent.persistence.db import Database, Row
 
 # running: a run holds (or held, if its process died) the thread; see agent/turns.py.
 ThreadStatus = Literal["active", "running", "awaiting_approval", "interrupted", "closed"]
-THREAD_STATUSES: tuple[str, ...] = ("active", "running", "awaiting_approval", "interrupted",
-                                    "closed")
 
 _COLUMNS = "thread_id, tenant, user_id, title, status, created_at, updated_at"
 
@@ -106,15 +104,6 @@ class ThreadRegistry:
             f"SELECT {_COLUMNS} FROM support_threads WHERE tenant = ? AND status = ?"
             " ORDER BY updated_at ASC LIMIT ?",
             (tenant, status, limit),
-        )
-        return [ThreadRecord.from_row(row) for row in rows]
-
-    def list_all_by_status(self, status: ThreadStatus, *, limit: int = 1000) -> list[ThreadRecord]:
-        """Threads in one status across tenants (for operators: resume, retention)."""
-        rows = self.db.fetch_all(
-            f"SELECT {_COLUMNS} FROM support_threads WHERE status = ?"
-            " ORDER BY updated_at ASC LIMIT ?",
-            (status, limit),
         )
         return [ThreadRecord.from_row(row) for row in rows]
 
