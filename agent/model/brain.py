@@ -29,6 +29,9 @@ _AMOUNT = re.compile(r"\$\s?(\d+(?:\.\d{1,2})?)|\b(\d+(?:\.\d{1,2})?)\s?(?:dolla
 _ADDRESS = re.compile(r"\bto\s+(\d[^\n]*?)\s*[.!?]*$", re.IGNORECASE)
 _QUESTION_START = re.compile(r"^\s*(how|what|when|can|could|do|does|is|are|why)\b", re.IGNORECASE)
 
+# How `summarise` writes the name down, read back when the summary is all that is left.
+_SUMMARY_NAME = re.compile(r"\bThe customer's name is ([A-Za-z][A-Za-z'\-]{0,39})\.")
+
 MAX_SUMMARY_LINES = 12
 
 
@@ -59,6 +62,9 @@ def respond(messages: list[BaseMessage], tool_names: set[str]) -> AIMessage:
     if SUMMARY_PROMPT.splitlines()[0] in system:
         return AIMessage(content=summarise(_last_human_text(messages)))
     profile = read_profile(system)
+    if profile.name is None:
+        # A model reads the whole conversation it is given, not only the remembered profile.
+        profile.name = recall_name(messages)
     last = messages[-1] if messages else None
     if isinstance(last, ToolMessage):
         return AIMessage(content=_shorten(reply_from_tool_results(messages), profile))
@@ -84,6 +90,21 @@ def read_profile(system_text: str) -> Profile:
         elif line.startswith("- preferences: "):
             profile.preferences = [p.strip() for p in line.split(":", 1)[1].split(";") if p.strip()]
     return profile
+
+
+def recall_name(messages: list[BaseMessage]) -> str | None:
+    """The customer's name as told in this conversation or its summary (newest wins)."""
+    for message in reversed(messages):
+        if isinstance(message, HumanMessage):
+            name = extract_facts(message.text).get("name")
+        elif isinstance(message, SystemMessage):
+            found = _SUMMARY_NAME.findall(message.text)
+            name = found[-1] if found else None
+        else:
+            continue
+        if name:
+            return name
+    return None
 
 
 def classify(text: str, profile: Profile) -> Intent:
