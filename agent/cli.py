@@ -177,6 +177,13 @@ def build_parser() -> argparse.ArgumentParser:
     command("users", cmd_users, "List the users one can sign in as (local mode).")
     command("doctor", cmd_doctor, "Check configuration, database, Redis and model.")
 
+    from exercises.cli import add_exercises_arguments, add_grade_arguments
+
+    add_exercises_arguments(command("exercises", cmd_exercises,
+                                    "The graded course unit: start a workspace, list the tasks."))
+    add_grade_arguments(command("grade", cmd_grade,
+                                "Grade your exercise workspace (or --solutions)."))
+
     sub = command("ui", cmd_ui, "Run the Streamlit app.")
     sub.add_argument("--port", type=int, default=8501)
     return parser
@@ -419,6 +426,18 @@ def cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
         mark = "[green]ok  [/]" if check.ok else "[red]FAIL[/]"
         out.print(f"{mark} {check.name:<9} {escape(check.detail)}")
     return 0 if all(check.ok for check in checks) else 1
+
+
+def cmd_exercises(settings: Settings, args: argparse.Namespace) -> int:
+    from exercises.cli import cmd_exercises as run
+
+    return run(settings, args)
+
+
+def cmd_grade(settings: Settings, args: argparse.Namespace) -> int:
+    from exercises.cli import cmd_grade as run
+
+    return run(settings, args)
 
 
 def cmd_ui(settings: Settings, args: argparse.Namespace) -> int:

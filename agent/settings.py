@@ -126,13 +126,13 @@ class Settings(BaseSettings):
         shown = {
             "saver": self.saver,
             "model": self.model,
-            "redis": _mask_password(self.redis_url) if self.redis_url else "not configured",
+            "redis": mask_password(self.redis_url) if self.redis_url else "not configured",
             "approval_required": ", ".join(self.approval_required) or "(none)",
         }
         if self.saver == "sqlite":
             shown["database"] = str(self.sqlite_path)
         elif self.saver == "postgres":
-            shown["database"] = _mask_password(self.postgres_url)
+            shown["database"] = mask_password(self.postgres_url)
         else:
             shown["database"] = "in memory (lost when the process exits)"
         if not self.model_is_offline:
@@ -141,7 +141,7 @@ class Settings(BaseSettings):
         return shown
 
 
-def _mask_password(url: str) -> str:
+def mask_password(url: str) -> str:
     """The URL with any password (in the user part or a password= parameter) replaced."""
     parts = urlsplit(url)
     netloc = parts.netloc
