@@ -9,7 +9,8 @@ from pathlib import Path
 from exercises.grader.checks import Check
 
 TASKS_DIR = Path(__file__).resolve().parent
-TASK_SLUGS = ("task1_memory", "task2_sqlite", "task3_resume", "task4_summarize", "task5_concurrency", "task6_approval", "task7_time_travel",)
+TASK_SLUGS = ("task1_memory", "task2_sqlite", "task3_resume", "task4_summarize",
+              "task5_concurrency", "task6_approval", "task7_time_travel", "task8_quiz")
 
 
 @dataclass(frozen=True)
