@@ -64,10 +64,11 @@ def cmd_exercises(settings: Settings, args: argparse.Namespace) -> int:
     tasks = all_tasks()
     if args.action == "start":
         written = start_workspace(tasks, args.dir, force=args.force)
-        out.print(f"Wrote {len(written)} files to {escape(str(args.dir))}/: a folder per task "
-                  "with BRIEF.md and the file you edit.")
-        out.print("Read exercises/README.md, then task1_memory/BRIEF.md. Grade with: "
-                  f"support-agent grade --path {escape(str(args.dir))}")
+        where = escape(str(args.dir))
+        out.print(f"Wrote {len(written)} files to {where}/: the course text (README.md) and a "
+                  "folder per task with BRIEF.md and the file you edit.")
+        out.print(f"Start with {where}/README.md, then {where}/task1_memory/BRIEF.md. Grade "
+                  f"with: support-agent grade --path {where}")
         return 0
     last = load_last_grade(args.path)
     table = Table("task", "title", "points", "time", "last grade")

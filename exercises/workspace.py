@@ -13,12 +13,13 @@ from exercises.tasks import Task
 
 DEFAULT_WORKSPACE = Path("my-exercises")
 SOLUTIONS_DIR = Path(__file__).resolve().parent / "solutions"
+COURSE_TEXT = Path(__file__).resolve().parent / "README.md"
 LAST_GRADE = ".last-grade.json"
 
 
 def planned_files(tasks: list[Task], dest: Path) -> dict[Path, Path]:
     """Workspace file -> the package file it is copied from."""
-    files: dict[Path, Path] = {}
+    files: dict[Path, Path] = {dest / "README.md": COURSE_TEXT}
     for task in tasks:
         files[dest / task.slug / "BRIEF.md"] = task.folder / "BRIEF.md"
         files[dest / task.slug / task.learner_file] = task.folder / task.starter_file

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -56,7 +57,7 @@ class CheckContext:
 
     def start(self, scenario: Callable[..., Any], *args: Any) -> Forked:
         """Run `scenario(learner_module, *args)` in a fresh process; see `result`."""
-        return start_forked(_call_scenario, scenario, self.learner_path, args,
+        return start_forked(_call_scenario, scenario, self.learner_path, self.workdir, args,
                             describe_error=lambda exc: describe(exc, self.learner_path))
 
     def result(self, forked: Forked, timeout: float | None = None) -> Any:
@@ -81,7 +82,10 @@ def unwrap(outcome: ForkOutcome) -> Any:
         "not implemented yet"))
 
 
-def _call_scenario(scenario: Callable[..., Any], path: Path, args: tuple) -> Any:
+def _call_scenario(scenario: Callable[..., Any], path: Path, workdir: Path, args: tuple) -> Any:
+    # Files the learner's code writes to its working directory land in the check's scratch
+    # folder, not wherever `grade` was run.
+    os.chdir(workdir)
     module: ModuleType = load_module(path)
     return scenario(module, *args)
 

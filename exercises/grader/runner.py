@@ -75,6 +75,7 @@ def grade(tasks: Sequence[Task], locate: Callable[[Task], Path | None],
     results: dict[int, CheckResult] = {}
     for task in tasks:
         path = locate(task)
+        path = path.resolve() if path is not None else None  # scenarios run in other folders
         for check in task.checks:
             index = len(pending)
             early = _cannot_run(task, check, path, options)

@@ -39,6 +39,8 @@ def solutions_graded(tmp_path_factory: pytest.TempPathFactory):
 def test_start_copies_every_brief_and_starter(tmp_path: Path):
     done = run("exercises", "start", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
+    course = (tmp_path / "my-exercises" / "README.md").read_text()
+    assert course.startswith("# Course unit: state, memory and checkpoints in LangGraph")
     for task in TASKS:
         folder = tmp_path / "my-exercises" / task.slug
         assert (folder / "BRIEF.md").read_text() == (task.folder / "BRIEF.md").read_text()

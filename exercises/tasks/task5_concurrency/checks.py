@@ -387,6 +387,11 @@ def check_processes(context: CheckContext) -> None:
     db_path = context.workdir / "processes.sqlite"
     gate = context.workdir / "gate"
     gate.mkdir()
+    # LangGraph's tables exist before the users arrive: four first-time setups racing on a new
+    # file can fail at once with "database is locked" whatever the timeout, which is SQLite's
+    # start-up, not the learner's thread isolation that this check is about.
+    with closing(sqlite3.connect(db_path)) as connection:
+        SqliteSaver(connection).setup()
     running = [context.start(_user_in_process, str(db_path), users[i], names[i], "s1",
                              f"{token}-{i}", str(gate), len(users)) for i in range(len(users))]
     results = _gather(running, limit=30)
