@@ -84,8 +84,9 @@ def unwrap(outcome: ForkOutcome) -> Any:
 
 def _call_scenario(scenario: Callable[..., Any], path: Path, workdir: Path, args: tuple) -> Any:
     # Files the learner's code writes to its working directory land in the check's scratch
-    # folder, not wherever `grade` was run.
-    os.chdir(workdir)
+    # folder, not wherever `grade` was run (a check may already have chosen a folder in it).
+    if not Path.cwd().resolve().is_relative_to(workdir.resolve()):
+        os.chdir(workdir)
     module: ModuleType = load_module(path)
     return scenario(module, *args)
 
