@@ -2,7 +2,9 @@
 
 PostgreSQL: one migrated template database per test session; every test gets its own copy
 (CREATE DATABASE ... TEMPLATE), dropped afterwards. Outside CI a missing server skips those
-tests with instructions; with CI=true it fails them.
+tests with instructions; with CI=true it fails them. The session ends with an error if the
+machine's PostgreSQL or Redis was stopped, restarted or emptied meanwhile: tests that need that
+use throwaway servers (tests/support/pg_cluster.py, tests/support/redis_server.py).
 """
 
 from __future__ import annotations
@@ -14,6 +16,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from support.databases import clone_database, create_template, database_url, drop_database
+from support.neighbours import ServersSnapshot
+from support.parallel import make_scheduler
+from support.pg_cluster import ThrowawayPostgres
 from support.services import (
     ADMIN_URL,
     REDIS_URL,
@@ -26,6 +32,14 @@ from support.services import (
 from agent.settings import Settings, load_settings
 
 
+@pytest.hookimpl(optionalhook=True)  # only called when pytest-xdist is active
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """With `--dist loadgroup`, keep tests that share an expensive fixture on one worker."""
+    if config.getvalue("dist") == "loadgroup":
+        return make_scheduler(config, log)
+    return None
+
+
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No developer .env or SUPPORT_*/OPENAI_* variable leaks into a test."""
@@ -35,42 +49,46 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
     monkeypatch.chdir(tmp_path)
 
 
-def _db_url(name: str) -> str:
-    return ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+@pytest.fixture(scope="session", autouse=True)
+def _shared_servers_left_alone() -> Iterator[None]:
+    """The suite never stops, restarts or empties the machine's own PostgreSQL and Redis."""
+    before = ServersSnapshot.take(ADMIN_URL, REDIS_URL)
+    yield
+    changes = before.changes()
+    assert not changes, ("the test session disturbed a shared server: " + "; ".join(changes)
+                         + ". A test that needs to do that must use a throwaway server "
+                         "(tests/support/pg_cluster.py, tests/support/redis_server.py).")
 
 
 @pytest.fixture(scope="session")
 def postgres_template() -> Iterator[str]:
     """A migrated, seeded database to clone for each test."""
-    name = f"sa_tmpl_{secrets.token_hex(4)}"
     try:
-        # Short-lived admin connections: a test may restart the server in between.
-        with psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=3) as admin:
-            admin.execute(f"CREATE DATABASE {name}")
+        name = create_template(ADMIN_URL)
     except psycopg.OperationalError as exc:
         missing_service(f"PostgreSQL is not reachable at {ADMIN_URL} ({exc}). "
                         f"Start it with: {START_POSTGRES}")
     try:
-        from agent.persistence.savers import open_persistence
-
-        open_persistence(load_settings(saver="postgres", postgres_url=_db_url(name))).close()
         yield name
     finally:
-        with psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=10) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        drop_database(ADMIN_URL, name)
 
 
 @pytest.fixture
 def postgres_url(postgres_template: str) -> Iterator[str]:
     """The URL of a fresh database of our own, migrated and seeded; dropped afterwards."""
-    name = f"sa_test_{secrets.token_hex(6)}"
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name} TEMPLATE {postgres_template}")
+    name = clone_database(ADMIN_URL, postgres_template)
     try:
-        yield _db_url(name)
+        yield database_url(ADMIN_URL, name)
     finally:
-        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        drop_database(ADMIN_URL, name)
+
+
+@pytest.fixture(scope="session")
+def throwaway_postgres() -> Iterator[ThrowawayPostgres]:
+    """A PostgreSQL cluster of the tests' own, for tests that stop or restart their server."""
+    with ThrowawayPostgres() as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
