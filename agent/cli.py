@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import subprocess
@@ -18,9 +19,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Column, Table
 
-from agent.errors import InvalidInput, SupportError
+from agent.errors import InvalidInput, NotAllowed, SupportError
 from agent.service import SupportDesk, collect
-from agent.settings import Settings, load_settings
+from agent.settings import COMMAND_LINE_SETTINGS, Settings, load_settings
+from agent.text import for_terminal
 from agent.views import (
     ApprovalRequestedEvent,
     ChatEvent,
@@ -34,14 +36,7 @@ from agent.views import (
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
-SETTING_FLAGS = {
-    "saver": "memory | sqlite | postgres (SUPPORT_SAVER)",
-    "sqlite_path": "SQLite file (SUPPORT_SQLITE_PATH)",
-    "postgres_url": "PostgreSQL URL (SUPPORT_POSTGRES_URL)",
-    "redis_url": "Redis URL (SUPPORT_REDIS_URL)",
-    "model": "offline | openai:<model> (SUPPORT_MODEL)",
-    "crash_at": "kill this process at a named point, for demos and tests (SUPPORT_CRASH_AT)",
-}
+SETTING_FLAGS = COMMAND_LINE_SETTINGS  # settings names these flags in its errors, so one list
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,14 +50,14 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings(**{k: getattr(args, k, None) for k in SETTING_FLAGS})
     except SupportError as exc:
         if args.handler is cmd_doctor:  # doctor reports a bad setting as its first check
-            out.print(f"[red]FAIL[/] config    {escape(str(exc))}")
+            out.print(f"[red]FAIL[/] config    {shown(str(exc))}")
             return 1
-        err.print(f"[bold red]error:[/] {escape(str(exc))}")
+        err.print(f"[bold red]error:[/] {shown(str(exc))}")
         return exc.exit_code
     try:
         return args.handler(settings, args) or 0
     except SupportError as exc:
-        err.print(f"[bold red]error:[/] {escape(str(exc))}")
+        err.print(f"[bold red]error:[/] {shown(str(exc))}")
         return exc.exit_code
     except KeyboardInterrupt:
         err.print("interrupted")
@@ -174,7 +169,40 @@ def build_parser() -> argparse.ArgumentParser:
     user_arg(sub)
     sub.add_argument("--json", action="store_true")
 
-    command("users", cmd_users, "List the users one can sign in as (local mode).")
+    sub = command("seed", cmd_seed, "Add the demo shop (--demo): users, orders; idempotent.")
+    sub.add_argument("--demo", action="store_true",
+                     help="the demo customers, supervisors and orders (alice, bob, sam...)")
+
+    sub = command("users", cmd_users, "List, add, change or disable the users who sign in.")
+    sub.add_argument("--json", action="store_true", help="print one JSON array instead")
+    actions = sub.add_subparsers(title="actions (bare `users` lists)", metavar="ACTION")
+
+    def action(name: str, handler: Callable, help_text: str) -> argparse.ArgumentParser:
+        act = actions.add_parser(name, parents=[common], help=help_text, description=help_text)
+        act.set_defaults(handler=handler)
+        return act
+
+    act = action("list", cmd_users, "List every user, disabled ones marked.")
+    act.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                     help="print one JSON array instead")
+    act = action("add", cmd_users_add, "Add a user.")
+    act.add_argument("user_id", metavar="USER_ID", help="lower-case id used to sign in, e.g. "
+                     "frank")
+    act.add_argument("--name", required=True, help="display name, e.g. 'Frank Ocean'")
+    act.add_argument("--email", required=True,
+                     help="e-mail address; an identity provider's sign-in is matched by it")
+    act.add_argument("--role", required=True, metavar="ROLE", help="customer or supervisor")
+    act.add_argument("--tenant", required=True, help="the tenant (shop) they belong to, e.g. "
+                     "acme")
+    act = action("set-role", cmd_users_set_role, "Make a user a customer or a supervisor.")
+    act.add_argument("user_id", metavar="USER_ID")
+    act.add_argument("role", metavar="ROLE", help="customer or supervisor")
+    for name, handler, help_text in (
+        ("disable", cmd_users_disable, "Disable an account: every action of it is refused."),
+        ("enable", cmd_users_enable, "Enable a disabled account again."),
+    ):
+        action(name, handler, help_text).add_argument("user_id", metavar="USER_ID")
+
     command("doctor", cmd_doctor, "Check configuration, database, Redis and model.")
 
     from exercises.cli import add_exercises_arguments, add_grade_arguments
@@ -207,10 +235,14 @@ def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
+    # Bytes that are not UTF-8 arrive as lone surrogates, as in argv, so that the desk can say
+    # which character was wrong instead of the read failing with a traceback.
+    if isinstance(sys.stdin, io.TextIOWrapper):  # not when a caller swapped stdin for a StringIO
+        sys.stdin.reconfigure(errors="surrogateescape")
     with SupportDesk.open(settings) as desk:
         user = desk.user(args.user)
         thread_id = args.thread
-        out.print(f"Signed in as {escape(user.display_name)} ({user.tenant}). "
+        out.print(f"Signed in as {shown(user.display_name)} ({shown(user.tenant)}). "
                   "/new starts a thread, /quit leaves.")
         while True:
             try:
@@ -226,7 +258,7 @@ def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
             try:
                 end = print_turn(desk.send_message(args.user, text, thread_id=thread_id))
             except SupportError as exc:
-                err.print(f"[bold red]error:[/] {escape(str(exc))}")
+                err.print(f"[bold red]error:[/] {shown(str(exc))}")
                 continue
             thread_id = end.thread_id
             if end.status == "awaiting_approval":
@@ -245,7 +277,7 @@ def wait_for_decision(desk: SupportDesk, user_id: str, thread_id: str) -> None:
             return
     for message in view.messages[seen:]:
         if message.role == "assistant" and message.text:
-            out.print(f"[bold green]assistant>[/] {escape(message.text)}")
+            out.print(f"[bold green]assistant>[/] {shown(message.text)}")
 
 
 def cmd_threads(settings: Settings, args: argparse.Namespace) -> int:
@@ -257,7 +289,7 @@ def cmd_threads(settings: Settings, args: argparse.Namespace) -> int:
     table = Table(_id_column("thread"), "title", "status", "last activity",
                   title=f"{page.total} threads (showing {len(page.threads)} from {page.offset})")
     for t in page.threads:
-        table.add_row(t.thread_id, escape(t.title), t.status, _when(t.updated_at))
+        table.add_row(shown(t.thread_id), shown(t.title), t.status, _when(t.updated_at))
     out.print(table)
     return 0
 
@@ -265,19 +297,20 @@ def cmd_threads(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_show(settings: Settings, args: argparse.Namespace) -> int:
     with SupportDesk.open(settings) as desk:
         view = desk.view_thread(args.user, args.thread)
-    out.print(f"[bold]{escape(view.thread.title)}[/] ({view.thread.status})")
+    out.print(f"[bold]{shown(view.thread.title)}[/] ({view.thread.status})")
     if view.summary:
-        out.print(f"[dim]summary:\n{escape(view.summary)}[/]")
+        out.print(f"[dim]summary:\n{shown(view.summary)}[/]")
     for message in view.messages:
         if message.role == "tool":
-            out.print(f"  [dim]{message.tool_name} -> {escape(message.text)}[/]")
+            out.print(f"  [dim]{shown(message.tool_name or '')} -> {shown(message.text)}[/]")
         elif message.tool_calls:
             for call in message.tool_calls:
-                out.print(f"  [dim]calls {call['name']}({escape(json.dumps(call['args']))})[/]")
+                out.print(f"  [dim]calls {shown(call['name'])}"
+                          f"({escape(json.dumps(call['args']))})[/]")
         else:
-            out.print(f"[bold]{message.role}>[/] {escape(message.text)}")
+            out.print(f"[bold]{message.role}>[/] {shown(message.text)}")
     for pending in view.pending_approvals:
-        out.print(f"[yellow]waiting for approval: {pending.action} "
+        out.print(f"[yellow]waiting for approval: {shown(pending.action)} "
                   f"{escape(json.dumps(pending.arguments))}[/]")
     return 0
 
@@ -285,7 +318,7 @@ def cmd_show(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_rename(settings: Settings, args: argparse.Namespace) -> int:
     with SupportDesk.open(settings) as desk:
         record = desk.rename_thread(args.user, args.thread, args.title)
-    out.print(f"renamed {record.thread_id}: {escape(record.title)}")
+    out.print(f"renamed {record.thread_id}: {shown(record.title)}")
     return 0
 
 
@@ -305,8 +338,9 @@ def cmd_history(settings: Settings, args: argparse.Namespace) -> int:
     table = Table(_id_column("checkpoint"), "step", "source", "written by", "next", "messages",
                   "bytes", "time")
     for c in page:
-        table.add_row(c.checkpoint_id, str(c.step), c.source, ", ".join(c.written_by),
-                      ", ".join(c.next_nodes) or "-", str(c.message_count), f"{c.size_bytes:,}",
+        table.add_row(shown(c.checkpoint_id), str(c.step), shown(c.source),
+                      shown(", ".join(c.written_by)), shown(", ".join(c.next_nodes) or "-"),
+                      str(c.message_count), f"{c.size_bytes:,}",
                       c.created_at[:19].replace("T", " "))
     out.print(table)
     if len(page) == args.limit:
@@ -332,7 +366,7 @@ def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
     text = json.dumps(data, indent=2, default=str)
     if args.output:
         Path(args.output).write_text(text + "\n", encoding="utf-8")
-        err.print(f"wrote {len(data['checkpoints'])} checkpoints to {args.output}")
+        err.print(f"wrote {len(data['checkpoints'])} checkpoints to {shown(args.output)}")
     else:
         print(text)
     return 0
@@ -350,7 +384,7 @@ def cmd_approvals(settings: Settings, args: argparse.Namespace) -> int:
     table = Table(_id_column("thread"), "customer", "action", "arguments", "waiting",
                   _id_column("request id"))
     for p in pending:
-        table.add_row(p.thread_id, escape(p.customer_name), p.action,
+        table.add_row(p.thread_id, shown(p.customer_name), shown(p.action),
                       escape(json.dumps(p.arguments)),
                       f"{max(0, time.time() - p.requested_at):.0f}s", p.interrupt_id)
     out.print(table)
@@ -381,11 +415,17 @@ def cmd_resume(settings: Settings, args: argparse.Namespace) -> int:
         if args.thread:
             print_turn(desk.resume(args.user, args.thread))
             return 0
+        user = desk.user(args.user)
+        if not user.is_supervisor:
+            raise NotAllowed(f"{user.user_id} is not a supervisor: --all resumes every "
+                             "interrupted thread of a tenant, which only a supervisor may do; "
+                             f"resume your own thread with `resume --user {user.user_id} "
+                             "THREAD`")
         threads = desk.interrupted_threads(args.user)
         if not threads:
             out.print("no thread has unfinished work")
         for record in threads:
-            out.print(f"resuming {record.thread_id} ({escape(record.title)})")
+            out.print(f"resuming {record.thread_id} ({shown(record.title)})")
             print_turn(desk.resume(args.user, record.thread_id))
     return 0
 
@@ -404,19 +444,76 @@ def cmd_ledger(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     table = Table("ref", "order", "kind", "amount", "customer", "when")
     for e in entries:
-        table.add_row(e["reference"], e["order_id"], e["kind"],
-                      f"${e['amount_cents'] / 100:,.2f}", e["customer_id"], _when(e["created_at"]))
+        table.add_row(shown(e["reference"]), shown(e["order_id"]), shown(e["kind"]),
+                      f"${e['amount_cents'] / 100:,.2f}", shown(e["customer_id"]),
+                      _when(e["created_at"]))
     out.print(table)
+    return 0
+
+
+def cmd_seed(settings: Settings, args: argparse.Namespace) -> int:
+    if not args.demo:
+        raise InvalidInput("say what to seed: `seed --demo` adds the demo shop's users and "
+                           "orders (real users are added with `users add`)")
+    with SupportDesk.open(settings) as desk:
+        report = desk.seed_demo()
+    if report.users_added:
+        out.print(f"added {len(report.users_added)} demo users: {', '.join(report.users_added)}")
+    if report.orders_added:
+        out.print(f"added {len(report.orders_added)} demo orders: "
+                  f"{', '.join(report.orders_added)}")
+    if not report.users_added and not report.orders_added:
+        out.print("nothing added: the demo shop is there already")
+    for user_id in report.users_skipped:
+        out.print(f"skipped demo user {user_id} and their orders: another account has that id "
+                  "or e-mail address")
     return 0
 
 
 def cmd_users(settings: Settings, args: argparse.Namespace) -> int:
     with SupportDesk.open(settings) as desk:
         users = desk.users()
-    table = Table("user", "name", "tenant", "role")
+    if getattr(args, "json", False):
+        print(json.dumps([asdict(u) for u in users]))
+        return 0
+    # No outer border: the e-mail column then fits an 80-column terminal unbroken.
+    table = Table("user", "name", _id_column("e-mail"), "tenant", "role", "status",
+                  show_edge=False)
     for u in users:
-        table.add_row(u.user_id, escape(u.display_name), u.tenant, u.role)
+        table.add_row(u.user_id, shown(u.display_name), shown(u.email), u.tenant, u.role,
+                      "disabled" if u.disabled else "active")
     out.print(table)
+    return 0
+
+
+def cmd_users_add(settings: Settings, args: argparse.Namespace) -> int:
+    with SupportDesk.open(settings) as desk:
+        user = desk.add_user(args.user_id, display_name=args.name, email=args.email,
+                             role=args.role, tenant=args.tenant)
+    out.print(f"added user {user.user_id} ({shown(user.display_name)}, {shown(user.email)}): "
+              f"{user.role} in tenant {user.tenant}")
+    return 0
+
+
+def cmd_users_set_role(settings: Settings, args: argparse.Namespace) -> int:
+    with SupportDesk.open(settings) as desk:
+        user = desk.set_user_role(args.user_id, args.role)
+    out.print(f"{user.user_id} is now a {user.role} in tenant {user.tenant}")
+    return 0
+
+
+def cmd_users_disable(settings: Settings, args: argparse.Namespace) -> int:
+    with SupportDesk.open(settings) as desk:
+        user = desk.disable_user(args.user_id)
+    out.print(f"disabled {user.user_id}: every action of this account is refused until "
+              f"`users enable {user.user_id}`")
+    return 0
+
+
+def cmd_users_enable(settings: Settings, args: argparse.Namespace) -> int:
+    with SupportDesk.open(settings) as desk:
+        user = desk.enable_user(args.user_id)
+    out.print(f"enabled {user.user_id}")
     return 0
 
 
@@ -424,7 +521,7 @@ def cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
     checks = SupportDesk.diagnose(settings)
     for check in checks:
         mark = "[green]ok  [/]" if check.ok else "[red]FAIL[/]"
-        out.print(f"{mark} {check.name:<9} {escape(check.detail)}")
+        out.print(f"{mark} {check.name:<9} {shown(check.detail)}")
     return 0 if all(check.ok for check in checks) else 1
 
 
@@ -463,22 +560,25 @@ def print_turn(events: Iterator[ChatEvent]) -> TurnEndedEvent:
             if not speaking:
                 out.print("[bold green]assistant>[/] ", end="")
                 speaking = True
-            out.print(event.text, end="", markup=False)
+            out.print(for_terminal(event.text), end="", markup=False)
             continue
         if speaking:
             out.print()
             speaking = False
         if isinstance(event, ToolCallEvent):
             note = " (needs approval)" if event.needs_approval else ""
-            out.print(f"[dim]  calls {event.name}({escape(json.dumps(event.arguments))}){note}[/]")
+            out.print(f"[dim]  calls {shown(event.name)}({escape(json.dumps(event.arguments))})"
+                      f"{note}[/]")
         elif isinstance(event, ToolResultEvent):
             colour = "dim" if event.ok else "yellow"
-            out.print(f"[{colour}]  {event.name}: {escape(event.text.splitlines()[0])}[/]")
+            first_line = event.text.splitlines()[0] if event.text else ""
+            out.print(f"[{colour}]  {shown(event.name)}: {shown(first_line)}[/]")
         elif isinstance(event, HousekeepingEvent):
             out.print(f"[dim]  ({event.kind}: {event.removed_messages} older messages folded "
                       "away)[/]")
         elif isinstance(event, ApprovalRequestedEvent):
-            out.print(f"[yellow]waiting for a supervisor to approve {event.approval.action} "
+            out.print("[yellow]waiting for a supervisor to approve "
+                      f"{shown(event.approval.action)} "
                       f"{escape(json.dumps(event.approval.arguments))}[/]")
         elif isinstance(event, TurnEndedEvent):
             end = event
@@ -487,6 +587,13 @@ def print_turn(events: Iterator[ChatEvent]) -> TurnEndedEvent:
     assert end is not None
     out.print(f"thread: {end.thread_id}  status: {end.status}")
     return end
+
+
+def shown(text: str) -> str:
+    """Stored or typed text made safe to print: no terminal controls, no rich markup."""
+    # Anyone's text (a customer's title, a message, a display name) reaches a supervisor's
+    # terminal; escape sequences in it could retitle the window, hide lines or forge links.
+    return escape(for_terminal(text))
 
 
 def _parse_assignment(text: str) -> tuple[str, str]:

@@ -25,6 +25,10 @@ class NotAllowed(SupportError):
     """The signed-in user's role does not permit this action."""
 
 
+class AccountDisabled(NotAllowed):
+    """The user's account is disabled: every action is refused until it is enabled again."""
+
+
 class Unavailable(SupportError):
     """A backing service (database, Redis, model endpoint) cannot be reached; retrying may help."""
 

@@ -12,6 +12,7 @@ database or imports the UI.
 
 from __future__ import annotations
 
+import atexit
 import functools
 from collections.abc import Callable
 from typing import Any
@@ -124,6 +125,13 @@ def __getattr__(name: str) -> Any:
 
     settings = load_settings()
     persistence = open_persistence(settings)
-    graph = build_graph(checkpointer=None, store=None, settings=settings,
-                        shop=Shop(persistence.db))
+    try:
+        graph = build_graph(checkpointer=None, store=None, settings=settings,
+                            shop=Shop(persistence.db))
+    except BaseException:
+        persistence.close()
+        raise
+    # The graph's tools use the shop for as long as the process lives: close it in order on
+    # the way out rather than leave open connections (and pool threads) to the collector.
+    atexit.register(persistence.close)
     return graph

@@ -24,15 +24,18 @@ from langchain_core.messages import (
 from langgraph.types import Command, StateSnapshot
 from pydantic import ValidationError
 
+from agent.domain.seed import SeedReport, seed_demo_shop
 from agent.domain.shop import Shop, User, reference
-from agent.errors import InvalidInput, NotAllowed, NotFound
+from agent.domain.users import UserDirectory
+from agent.errors import AccountDisabled, InvalidInput, NotAllowed, NotFound
 from agent.graph import build_graph
 from agent.nodes.approval import ApprovalDecision
 from agent.nodes.memory import PROFILE_KEY, profile_namespace
 from agent.nodes.tools import describe_validation_error
 from agent.persistence.savers import Persistence, open_persistence
-from agent.persistence.threads import ThreadRecord, ThreadRegistry
+from agent.persistence.threads import ThreadRecord, ThreadRegistry, is_thread_id
 from agent.settings import Settings, load_settings
+from agent.text import storable_text
 from agent.tools import TOOLS
 from agent.turns import (
     Plan,
@@ -68,6 +71,7 @@ class SupportDesk:
         self.settings = settings
         self.persistence = persistence
         self.shop = Shop(persistence.db)
+        self.accounts = UserDirectory(persistence.db)
         self.threads = ThreadRegistry(persistence.db)
         self.graph = build_graph(checkpointer=persistence.checkpointer, store=persistence.store,
                                  settings=settings, shop=self.shop, model=model)
@@ -112,12 +116,16 @@ class SupportDesk:
     # --- people ------------------------------------------------------------------------------
 
     def user(self, user_id: str) -> User:
-        """The user record; an unknown id is a clear error."""
-        user = self.shop.get_user((user_id or "").strip().lower())
+        """The user record; an unknown id or a disabled account is a clear error.
+
+        Every entry point acting for a user comes through here (or `user_by_email`), so a
+        disabled account can do nothing.
+        """
+        user = self.shop.get_user(storable_text(user_id or "", "the user id").strip().lower())
         if user is None:
-            raise NotFound(f"unknown user {user_id!r}; sign in as one of the seeded users "
-                           "(see `support-agent users`)")
-        return user
+            raise NotFound(f"unknown user {user_id!r}; sign in as an existing user (see "
+                           "`support-agent users list`)")
+        return _enabled(user)
 
     def users(self) -> list[User]:
         """Everyone who can sign in (local mode)."""
@@ -125,11 +133,34 @@ class SupportDesk:
 
     def user_by_email(self, email: str) -> User:
         """The user an identity provider's e-mail address belongs to."""
-        user = self.shop.get_user_by_email(email or "")
+        user = self.shop.get_user_by_email(storable_text(email or "", "the e-mail address"))
         if user is None:
             raise NotFound(f"no support-agent account for {email!r}; ask an administrator to "
                            "add one")
-        return user
+        return _enabled(user)
+
+    def add_user(self, user_id: str, *, display_name: str, email: str, role: str,
+                 tenant: str) -> User:
+        """Add a real user (an administrator's action); InvalidInput names any bad field."""
+        return self.accounts.add(user_id, display_name=display_name, email=email, role=role,
+                                 tenant=tenant)
+
+    def set_user_role(self, user_id: str, role: str) -> User:
+        """Make a user a customer or a supervisor (an administrator's action)."""
+        return self.accounts.set_role(user_id, role)
+
+    def disable_user(self, user_id: str) -> User:
+        """Disable an account: from now on every action of that user is refused."""
+        return self.accounts.set_disabled(user_id, True)
+
+    def enable_user(self, user_id: str) -> User:
+        """Enable a disabled account again."""
+        return self.accounts.set_disabled(user_id, False)
+
+    def seed_demo(self) -> SeedReport:
+        """Add whatever of the demo shop is missing (idempotent); report what was added."""
+        with self.persistence.db.transaction() as session:
+            return seed_demo_shop(session)
 
     def describe(self) -> dict[str, str]:
         """What this instance runs on (saver, database, Redis, locks, model), secrets masked."""
@@ -147,7 +178,8 @@ class SupportDesk:
     def create_thread(self, user_id: str, title: str | None = None) -> ThreadRecord:
         """Start an empty thread owned by the user."""
         user = self._customer(user_id)
-        return self.threads.create(user.tenant, user.user_id, _clean_title(title) or DEFAULT_TITLE)
+        clean = _clean_title(storable_text(title or "", "the title"))
+        return self.threads.create(user.tenant, user.user_id, clean or DEFAULT_TITLE)
 
     def list_threads(self, user_id: str, *, limit: int = 20, offset: int = 0) -> ThreadPage:
         """A page of the user's own threads, most recent activity first."""
@@ -169,7 +201,7 @@ class SupportDesk:
     def rename_thread(self, user_id: str, thread_id: str, title: str) -> ThreadRecord:
         """Give a thread a new title."""
         record = self._owned_thread(self.user(user_id), thread_id)
-        clean = _clean_title(title)
+        clean = _clean_title(storable_text(title or "", "the title"))
         if not clean:
             raise InvalidInput("the new title is empty")
         self.threads.set_title(record.thread_id, clean)
@@ -177,11 +209,14 @@ class SupportDesk:
 
     def close_thread(self, user_id: str, thread_id: str) -> ThreadRecord:
         """Mark a thread closed; a new message reopens it."""
-        record = self.turns.reconcile(self._owned_thread(self.user(user_id), thread_id))
-        if record.status in ("awaiting_approval", "running"):
-            raise InvalidInput("this thread is still being worked on or waits for a supervisor; "
-                               "close it after that")
-        self.threads.set_status(record.thread_id, "closed")
+        record = self._owned_thread(self.user(user_id), thread_id)
+        # Under the thread's lock, like a turn: a close waits for (or, with the "fail" policy,
+        # is refused by) a running turn, and a turn starting now cannot run beside it.
+        with self.turns.holding(record) as current:
+            if current.status == "awaiting_approval":
+                raise InvalidInput("this thread waits for a supervisor to decide on a requested "
+                                   "action; close it after that")
+            self.threads.set_status(current.thread_id, "closed")
         return self._owned_thread(self.user(user_id), thread_id)
 
     def delete_thread(self, user_id: str, thread_id: str) -> None:
@@ -286,7 +321,7 @@ class SupportDesk:
         supervisors deciding at once, the second is told it was decided already.
         """
         supervisor = self._supervisor(supervisor_id)
-        record = self.threads.get(thread_id)
+        record = self._registered(thread_id)
         if record is None or record.tenant != supervisor.tenant:
             raise NotFound("thread not found")
 
@@ -410,8 +445,17 @@ class SupportDesk:
                              "approvals")
         return user
 
+    def _registered(self, thread_id: str | None) -> ThreadRecord | None:
+        """The registry row for a thread id someone gave; a malformed id never reaches a query."""
+        if not thread_id:
+            return None
+        storable_text(thread_id, "the thread id")
+        if not is_thread_id(thread_id):
+            raise NotFound("thread not found (thread ids look like t_ and 32 hex digits)")
+        return self.threads.get(thread_id)
+
     def _owned_thread(self, user: User, thread_id: str | None) -> ThreadRecord:
-        record = self.threads.get(thread_id) if thread_id else None
+        record = self._registered(thread_id)
         if record is None or record.tenant != user.tenant or record.user_id != user.user_id:
             raise NotFound("thread not found")
         return record
@@ -420,13 +464,13 @@ class SupportDesk:
         """The owner reads their thread; a supervisor reads any thread of their tenant."""
         if not user.is_supervisor:
             return self._owned_thread(user, thread_id)
-        record = self.threads.get(thread_id) if thread_id else None
+        record = self._registered(thread_id)
         if record is None or record.tenant != user.tenant:
             raise NotFound("thread not found")
         return record
 
     def _valid_message(self, text: str) -> str:
-        text = (text or "").strip()
+        text = storable_text(text or "", "the message").strip()
         if not text:
             raise InvalidInput("the message is empty")
         limit = self.settings.max_message_chars
@@ -439,6 +483,15 @@ class SupportDesk:
                         supervisor: User) -> dict[str, Any]:
         if not isinstance(decision, dict):
             raise InvalidInput("a decision must be an object such as {\"action\": \"approve\"}")
+        # The reason reaches the customer and edited arguments the shop's tables (PostgreSQL
+        # refuses NUL), so their text is checked like a message.
+        edits = decision.get("arguments")
+        texts = [("the reason", decision.get("reason")),
+                 *((f"the {name}", value) for name, value in
+                   (edits.items() if isinstance(edits, dict) else ()))]
+        for what, value in texts:
+            if isinstance(value, str):
+                storable_text(value, what)
         try:
             checked = ApprovalDecision.model_validate({**decision,
                                                        "decided_by": supervisor.user_id})
@@ -459,6 +512,7 @@ class SupportDesk:
         return checked.model_dump(exclude_none=True)
 
     def _snapshot(self, record: ThreadRecord, checkpoint_id: str | None) -> StateSnapshot:
+        storable_text(checkpoint_id or "", "the checkpoint id")
         snapshot = self.turns.state(record.thread_id, checkpoint_id)
         if snapshot.metadata is None or checkpoint_id_of(snapshot) != checkpoint_id:
             raise NotFound(f"checkpoint {checkpoint_id} not found in this thread")
@@ -468,6 +522,7 @@ class SupportDesk:
                       before: str | None) -> list[tuple[StateSnapshot, StateSnapshot | None]]:
         """Up to `limit` snapshots, newest first, each with its parent (to name its writer)."""
         limit, _ = _page(limit, 0)
+        storable_text(before or "", "the checkpoint id")
         config = thread_config(record.thread_id)
         before_config = thread_config(record.thread_id, before) if before else None
         snapshots = guarded(lambda: list(
@@ -565,6 +620,13 @@ def json_values(values: dict[str, Any]) -> dict[str, Any]:
         "summary": values.get("summary", ""),
         "customer": values.get("customer", {}),
     }
+
+
+def _enabled(user: User) -> User:
+    if user.disabled:
+        raise AccountDisabled(f"account {user.user_id} is disabled: this account can do nothing "
+                              "until an administrator enables it again")
+    return user
 
 
 def _parent_id(snapshot: StateSnapshot) -> str | None:

@@ -7,7 +7,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from agent.errors import ConfigError
@@ -17,6 +24,17 @@ SaverKind = Literal["memory", "sqlite", "postgres"]
 BusyPolicy = Literal["wait", "fail"]
 
 _MODEL_PATTERN = re.compile(r"^(offline|openai:[\w.\-/:]+)$")
+
+# The settings that also have a command-line flag (--saver, --sqlite-path, ...), with its help.
+# The CLI builds its flags from this, and errors name a flag only when it is here.
+COMMAND_LINE_SETTINGS = {
+    "saver": "memory | sqlite | postgres (SUPPORT_SAVER)",
+    "sqlite_path": "SQLite file (SUPPORT_SQLITE_PATH)",
+    "postgres_url": "PostgreSQL URL (SUPPORT_POSTGRES_URL)",
+    "redis_url": "Redis URL (SUPPORT_REDIS_URL)",
+    "model": "offline | openai:<model> (SUPPORT_MODEL)",
+    "crash_at": "kill this process at a named point, for demos and tests (SUPPORT_CRASH_AT)",
+}
 
 
 class Settings(BaseSettings):
@@ -37,6 +55,9 @@ class Settings(BaseSettings):
     postgres_pool_size: int = Field(default=10, ge=1, le=200)
     redis_url: str | None = None
     redis_key_prefix: str = Field(default="support-agent:", min_length=1, max_length=100)
+    # Whether a new database starts with the demo shop. Unset: yes for the embedded SQLite
+    # file and the memory saver (the Quickstart), no for PostgreSQL (`seed --demo` asks).
+    seed_demo: bool | None = None
 
     model: str = "offline"
     openai_api_key: SecretStr | None = Field(
@@ -100,6 +121,27 @@ class Settings(BaseSettings):
         parse_crash_point(value)
         return value
 
+    @field_validator("seed_demo", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("sqlite_path")
+    @classmethod
+    def _sqlite_folder_reachable(cls, value: Path, info: ValidationInfo) -> Path:
+        # Opening the file creates its own folder (data/ on a fresh checkout) and no more: a
+        # missing folder further up is more likely a typo or an unmounted volume than a wish
+        # for a new directory tree.
+        if info.data.get("saver") != "sqlite" or value.parent.exists():
+            return value
+        missing = value.parent
+        while not missing.parent.exists():
+            missing = missing.parent
+        if missing != value.parent:
+            raise ValueError(f"the folder {missing} does not exist; create it or choose another "
+                             "path (only the file's own folder is created)")
+        return value
+
     @field_validator("postgres_url")
     @classmethod
     def _postgres_scheme(cls, value: str) -> str:
@@ -115,6 +157,11 @@ class Settings(BaseSettings):
         if not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value
+
+    @property
+    def seeds_demo_data(self) -> bool:
+        """True when a new database gets the demo shop on its first start."""
+        return self.saver != "postgres" if self.seed_demo is None else self.seed_demo
 
     @property
     def model_is_offline(self) -> bool:
@@ -171,8 +218,10 @@ def _explain(exc: ValidationError) -> str:
         field = _field_of(str(error["loc"][0]) if error["loc"] else "settings")
         if field.startswith("openai_"):
             name = f"{field.upper()} (or SUPPORT_{field.upper()})"
-        else:
+        elif field in COMMAND_LINE_SETTINGS:
             name = f"SUPPORT_{field.upper()} (--{field.replace('_', '-')})"
+        else:
+            name = f"SUPPORT_{field.upper()}"
         message = error["msg"].removeprefix("Value error, ")
         problems.append(f"bad setting {name}: {message} (got {error.get('input')!r})")
     return "; ".join(problems)

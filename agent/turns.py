@@ -5,6 +5,11 @@ A turn takes the thread's lock, marks the thread `running`, streams the graph wi
 records the outcome (active, awaiting_approval, interrupted) before letting the lock go.
 A process that dies mid-turn leaves `running` behind with the lock free; `reconcile` turns
 that into the status the checkpoints show, and the next run resumes the pending work first.
+
+A lock that can be lost while held (a Redis key, a PostgreSQL session) is fenced: before each
+write the turn checks that the lock is still its own and that the thread's head is still the
+checkpoint it started from or one it wrote itself (`Fence`), so a turn that lost its lock stops
+instead of growing a second line of history beside the request that took the thread over.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import StateSnapshot
 
 from agent.crash import CrashSwitch
-from agent.errors import SupportError, ThreadBusy
+from agent.errors import NotFound, SupportError, ThreadBusy, Unavailable
 from agent.model.factory import model_error
 from agent.persistence.db import as_unavailable
 from agent.persistence.locks import Lease, ThreadLocks
@@ -67,6 +72,15 @@ def has_pending_work(head: StateSnapshot) -> bool:
     return bool(head.tasks)
 
 
+def implied_status(snapshot: StateSnapshot) -> ThreadStatus:
+    """The registry status a thread's head checkpoint implies."""
+    if snapshot.interrupts:
+        return "awaiting_approval"
+    if has_pending_work(snapshot):
+        return "interrupted"
+    return "active"
+
+
 def guarded(read: Callable[[], T]) -> T:
     """Run a read, turning a database failure into a user-facing Unavailable."""
     try:
@@ -78,6 +92,82 @@ def guarded(read: Callable[[], T]) -> T:
         if translated is not None:
             raise translated from exc
         raise
+
+
+class Fence:
+    """Stops a turn before it writes once its lock is lost or another writer moved the head.
+
+    The head must be the checkpoint the turn started from (read under the lock, after
+    `prepare`) or one the turn wrote itself: checkpoint ids grow with time, so any other
+    writer's checkpoint becomes the head. Locks that end only with their holder (a flock, an
+    in-process lock) need no checks, and get none.
+    """
+
+    def __init__(self, lease: Lease, read_head: Callable[[], str | None], sends_input: bool):
+        self.lease = lease
+        self._read_head = read_head
+        self.active = lease.can_be_lost
+        self.start = read_head() if self.active else None
+        self.written: set[str] = set()
+        # Whether the turn carries something the user sent (a message, a decision) and whether
+        # it reached a checkpoint: that decides if the user must send it again.
+        self.sends_input = sends_input
+        self.input_saved = False
+        self.lost = False
+
+    def saw(self, checkpoint_id: str | None, *, carries_input: bool) -> None:
+        """Note a checkpoint the run announced; newer than the start means this turn wrote it."""
+        if checkpoint_id and (self.start is None or checkpoint_id > self.start):
+            self.written.add(checkpoint_id)
+            self.input_saved = self.input_saved or carries_input
+
+    def check(self) -> None:
+        """Raise (and remember) the truth if the turn may no longer write to the thread."""
+        if not self.active:
+            return
+        held = self.lease.held()
+        if held and not self._head_moved():
+            return
+        self.lost = True
+        if held:
+            raise self._error(f"thread {self.lease.thread_id} was changed by another writer "
+                              "while this turn ran", taken_over=True)
+        # A holder that has come and gone shows only by what it wrote.
+        if self.lease.taken_over() or self._head_moved(quiet=True):
+            raise self._error(f"thread {self.lease.thread_id} was taken over by another "
+                              "request while this one ran (its lock was lost)", taken_over=True)
+        raise self._error(f"lost the lock on thread {self.lease.thread_id} mid-turn (its Redis "
+                          "key or database session went away)", taken_over=False)
+
+    def _head_moved(self, *, quiet: bool = False) -> bool:
+        """True if the head is a checkpoint this turn neither started from nor wrote."""
+        try:
+            return self._read_head() not in {self.start, *self.written}
+        except SupportError:
+            if quiet:  # the database went with the lock: nothing more to learn
+                return False
+            raise
+
+    def still_held(self) -> bool:
+        """True unless the lock is known to be lost (then the registry belongs to others)."""
+        return not self.lost and self.lease.held()
+
+    def _error(self, what: str, *, taken_over: bool) -> SupportError:
+        if self.sends_input and not self.input_saved:
+            advice = "what you sent was not saved, so nothing changed: try again"
+            advice += " in a moment" if taken_over else ""
+        else:
+            # Sending it again would store it twice: say what finishes it instead.
+            saved = "what you sent was saved, so do not send it again" if self.sends_input \
+                else "the work done so far was saved"
+            if taken_over:
+                advice = f"{saved}: the request now working on the thread finishes it (or " \
+                         "else your next message, or `support-agent resume`, does)"
+            else:
+                advice = f"{saved}: to finish it, try again with `support-agent resume`, or " \
+                         "just send your next message and it is finished first"
+        error_type = ThreadBusy if taken_over else Unavailable
+        return error_type(f"{what}; {advice}")
 
 
 class TurnStream(Iterator[ChatEvent]):
@@ -153,6 +243,9 @@ class TurnRunner:
         try:
             plan = prepare(self.state(record.thread_id))
             self.registry.set_status(record.thread_id, "running")
+            # The head after `prepare` (a fork writes its branch point there) fences the run.
+            fence = Fence(lease, lambda: self.head_id(record.thread_id),
+                          sends_input=any(graph_input is not None for graph_input, _ in plan))
         except BaseException:
             lock.close()
             raise
@@ -162,9 +255,25 @@ class TurnRunner:
             self._open.discard(stream)
             lock.close()
 
-        stream = TurnStream(self._run(record, plan, lease, discard_if_empty), release)
+        stream = TurnStream(self._run(record, plan, fence, discard_if_empty), release)
         self._open.add(stream)
         return stream
+
+    @contextlib.contextmanager
+    def holding(self, record: ThreadRecord) -> Iterator[ThreadRecord]:
+        """Hold the thread's lock as a turn would (same busy policy), with a true status.
+
+        For changes that must not race a turn (closing a thread): while the lock is held no
+        turn runs, so a `running` status is one a dead process left, and is corrected first.
+        """
+        with self.locks.hold(record.thread_id, self.wait_seconds):
+            current = self.registry.get(record.thread_id)
+            if current is None:
+                raise NotFound("thread not found")  # deleted meanwhile
+            if current.status == "running":
+                status = self.record_status(current, self.state(current.thread_id))
+                current = dataclasses.replace(current, status=status)
+            yield current
 
     def reconcile(self, record: ThreadRecord) -> ThreadRecord:
         """Fix a `running` status left by a process that died mid-turn."""
@@ -179,48 +288,63 @@ class TurnRunner:
 
     def record_status(self, record: ThreadRecord, snapshot: StateSnapshot) -> ThreadStatus:
         """Store (and return) the status the thread's head checkpoint implies."""
-        if snapshot.interrupts:
-            status: ThreadStatus = "awaiting_approval"
-        elif has_pending_work(snapshot):
-            status = "interrupted"
-        else:
-            status = "active"
+        status = implied_status(snapshot)
         self.registry.set_status(record.thread_id, status)
         return status
+
+    def head_id(self, thread_id: str) -> str | None:
+        """The id of the thread's newest checkpoint (None for a thread without one)."""
+        saved = guarded(lambda: self.graph.checkpointer.get_tuple(thread_config(thread_id)))
+        return (saved.config.get("configurable", {}).get("checkpoint_id")
+                if saved is not None else None)
 
     def close_all(self) -> None:
         """Stop every unfinished turn (before the connections they use are closed)."""
         for stream in list(self._open):
             stream.close()
 
-    def _run(self, record: ThreadRecord, plan: Plan, lease: Lease,
+    def _run(self, record: ThreadRecord, plan: Plan, fence: Fence,
              discard_if_empty: bool) -> Generator[ChatEvent, None, None]:
         context = SupportContext(user_id=record.user_id, tenant=record.tenant)
         finished = False
         try:
             for graph_input, config in plan:
+                fence.check()  # starting a run writes at once (its input checkpoint)
                 stream = self.graph.stream(graph_input, config or thread_config(record.thread_id),
-                                           context=context, stream_mode=["messages", "updates"],
+                                           context=context,
+                                           stream_mode=["messages", "updates", "checkpoints"],
                                            durability="sync")
                 try:
                     for mode, data in stream:
+                        if mode == "checkpoints":
+                            fence.saw(data["config"]["configurable"].get("checkpoint_id"),
+                                      carries_input=graph_input is not None)
+                            continue
                         if mode == "updates":
                             # A step just finished and its checkpoint is not written yet: if
-                            # the lock was lost meanwhile, stop before writing it.
-                            lease.verify()
+                            # the lock was lost or the head moved meanwhile, stop before it is.
+                            fence.check()
                         yield from self._events(record, mode, data)
                 finally:
                     stream.close()  # stops LangGraph's workers before anything else closes
             snapshot = self.state(record.thread_id)
             if snapshot.interrupts:
                 self.crash.reached("awaiting_approval")
-            status = self.record_status(record, snapshot)
+            # Lost after the last write: the turn is done, but the status is the new holder's.
+            status = (self.record_status(record, snapshot) if fence.still_held()
+                      else implied_status(snapshot))
             messages = (snapshot.values or {}).get("messages", [])
             reply = messages[-1].text if messages and isinstance(messages[-1], AIMessage) else ""
             finished = True
             yield TurnEndedEvent(record.thread_id, status, reply, checkpoint_id_of(snapshot))
         except Exception as exc:
             finished = True
+            if fence.lost:
+                # The thread is someone else's now: its status is theirs to write. Only a new
+                # thread this turn never wrote to is ours to remove (nobody else knows its id).
+                if discard_if_empty and fence.start is None and not fence.written:
+                    self._after_failure(record, True)
+                raise
             database_down = as_unavailable(exc) is not None
             if not database_down:  # reading the state now would only wait for it again
                 self._after_failure(record, discard_if_empty)
@@ -229,7 +353,7 @@ class TurnRunner:
                 raise translated from exc
             raise
         finally:
-            if not finished:  # abandoned by its reader: leave a true status behind
+            if not finished and fence.still_held():  # abandoned: leave a true status behind
                 self._after_failure(record, False)
 
     def _events(self, record: ThreadRecord, mode: str, data: Any) -> Iterator[ChatEvent]:

@@ -42,6 +42,7 @@ def run(saver: str, turns: int, summarise: bool, admin_url: str) -> dict:
             with psycopg.connect(admin_url, autocommit=True) as admin:
                 admin.execute(f"CREATE DATABASE {database}")
             overrides["postgres_url"] = admin_url.rsplit("/", 1)[0] + "/" + database
+            overrides["seed_demo"] = True  # a new PostgreSQL database is not seeded by itself
         settings = load_settings(saver=saver, sqlite_path=Path(tmp) / "bench.db", **overrides)
         try:
             with SupportDesk.open(settings) as desk:

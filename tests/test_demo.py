@@ -66,3 +66,27 @@ def test_unknown_crash_point_is_one_clear_line():
     assert run.returncode == 2
     assert "Traceback" not in run.stderr
     assert "unknown crash point" in run.stderr and "tool:issue_refund" in run.stderr
+
+
+def test_narration_after_the_restart_tells_what_really_happened():
+    """The step cut off by the kill is continued, not told twice as if sam approved twice."""
+    run = demo("--saver", "sqlite")
+    assert run.returncode == 0, run.stdout + run.stderr
+    out = run.stdout
+    assert out.count('sam decides: {"action": "approve"}') == 1, out
+    assert "continuing step 4, which the killed process was in" in out
+    assert "sam's decision (approve) is already in a checkpoint, so it is not taken again" in out
+    assert "ledger at this moment: 1 refund(s) - written by the killed process, its " \
+        "checkpoint was not" in out
+
+
+def test_narration_of_a_kill_after_the_refund_was_checkpointed():
+    """Killed at summarize, two turns after the refund: its checkpoint was written, and said so."""
+    run = demo("--saver", "sqlite", "--at", "summarize")
+    assert run.returncode == 0, run.stdout + run.stderr
+    out = run.stdout
+    assert "its checkpoint was not" not in out
+    assert "ledger at this moment: 1 refund(s), recorded in a checkpoint before the kill" in out
+    assert out.count("alice: Please open a ticket: the zip of my tent is broken") == 1, out
+    assert "alice's message is already in a checkpoint, so it is not sent again" in out
+    assert "1 refund in the ledger: exactly once." in out

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import random
+import subprocess
+import sys
 
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
@@ -212,3 +215,35 @@ def test_module_level_graph_loads_by_path():
     graph = module.graph
     assert isinstance(graph, CompiledStateGraph)
     assert set(module.NODES) <= set(graph.get_graph().nodes)
+
+
+def _python(code: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run `code` in a fresh interpreter (nothing imported yet) with these settings."""
+    child_env = {k: v for k, v in os.environ.items() if not k.startswith("SUPPORT_")}
+    return subprocess.run([sys.executable, "-c", code], env={**child_env, **env},
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_importing_the_graph_loads_no_database_driver():
+    """`import agent.graph` leaves psycopg unloaded (a LangGraph server brings its own saver)."""
+    done = _python("import sys, agent.graph\n"
+                   "assert 'psycopg' not in sys.modules, 'psycopg was imported'\n"
+                   "assert 'psycopg_pool' not in sys.modules, 'psycopg_pool was imported'\n")
+    assert done.returncode == 0, done.stderr
+
+
+def test_module_level_graph_closes_what_it_opened_at_exit(tmp_path):
+    """The graph built for graph-loading tools holds its database until exit, then closes it."""
+    db = tmp_path / "support.db"
+    done = _python(
+        "import atexit, os, agent.graph as module\n"
+        "def open_files():\n"
+        "    fds = os.listdir('/proc/self/fd')\n"
+        f"    return [p for p in (os.path.realpath('/proc/self/fd/' + fd) for fd in fds)\n"
+        f"            if p.startswith({str(db)!r})]\n"
+        "module.graph\n"
+        "assert open_files(), 'the graph works on the configured database'\n"
+        "atexit._run_exitfuncs()  # what the interpreter does on its way out\n"
+        "assert not open_files(), open_files()\n",
+        SUPPORT_SAVER="sqlite", SUPPORT_SQLITE_PATH=str(db))
+    assert done.returncode == 0, done.stderr

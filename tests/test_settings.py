@@ -251,3 +251,42 @@ def test_describe_names_the_database_for_each_saver() -> None:
     assert "memory" in load_settings(saver="memory").describe()["database"]
     shown = load_settings(approval_required="").describe()
     assert shown["approval_required"] == "(none)"
+
+
+# --- flags named in errors, and the SQLite folder -----------------------------------------------
+
+
+@pytest.mark.parametrize(("field", "value", "variable", "allowed"), BAD_VALUES)
+def test_errors_name_a_command_line_flag_only_when_it_exists(
+        monkeypatch: pytest.MonkeyPatch, field: str, value: str, variable: str,
+        allowed: list[str]) -> None:
+    """`(--saver)` is suggested; `--busy-policy` and friends do not exist, so are not named."""
+    from agent.cli import build_parser
+
+    flags = {action.dest for action in build_parser()._actions if action.option_strings}
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError) as bad:
+        load_settings()
+    named = f"(--{field.replace('_', '-')})"
+    assert (named in str(bad.value)) == (field in flags), str(bad.value)
+
+
+def test_sqlite_file_folder_is_created_but_not_a_missing_tree(tmp_path: Path) -> None:
+    """The file's own folder is made when opened; a missing folder above it is a clear error."""
+    from agent.service import SupportDesk
+
+    with SupportDesk.open(saver="sqlite", sqlite_path=tmp_path / "data" / "support.db"):
+        pass
+    assert (tmp_path / "data" / "support.db").is_file()
+
+    deep = tmp_path / "srv" / "support" / "data" / "support.db"
+    with pytest.raises(ConfigError) as bad:
+        load_settings(saver="sqlite", sqlite_path=deep)
+    message = str(bad.value)
+    assert "\n" not in message and "SUPPORT_SQLITE_PATH" in message
+    assert f"the folder {tmp_path / 'srv'} does not exist" in message
+    with pytest.raises(ConfigError):
+        SupportDesk.open(saver="sqlite", sqlite_path=deep)
+    assert not (tmp_path / "srv").exists(), "nothing was created"
+    # The path only matters to the SQLite saver.
+    assert load_settings(saver="memory", sqlite_path=deep).sqlite_path == deep

@@ -30,7 +30,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from agent.demos.script import SCRIPT, SCRIPT_SETTINGS
+from agent.demos.script import SCRIPT, SCRIPT_SETTINGS, Step
 from agent.errors import ConfigError, NotFound
 from agent.service import SupportDesk
 from agent.settings import Settings
@@ -67,14 +67,17 @@ def run_demo(settings: Settings, *, crash_at: str, keep: bool, console: Console)
             "(no cleanup, no goodbye)")
 
         thread_id = json.loads(progress.read_text())["thread_id"]
+        killed_in = next((e["index"] for e in reversed(heard) if e["event"] == "step"), None)
         with SupportDesk.open(demo_settings) as desk:
             if demo_settings.saver == "memory":
                 return _show_loss(desk, thread_id, heard, say, console)
             _show_checkpoints(desk, thread_id, console, say)
+            continuing = None if killed_in is None else \
+                (killed_in, _continuation(desk, thread_id, SCRIPT[killed_in]))
 
         second = _spawn(demo_settings, progress, None)
         say(f"started a new process [bold]PID {second.pid}[/] on the same database")
-        _narrate(second, say)
+        _narrate(second, say, continuing)
         second.wait()
         if second.returncode != 0:
             say(f"[red]the resuming process failed (code {second.returncode})[/]")
@@ -107,7 +110,10 @@ def _demo_database(settings: Settings, keep: bool, say) -> Iterator[Settings]:
         admin.execute(f"CREATE DATABASE {name}")
     say(f"demo database: PostgreSQL database {name}")
     try:
-        yield Settings(**{**base, "postgres_url": f"{server}/{name}"})
+        # A new PostgreSQL database starts without the demo shop; the demo's own one gets it.
+        demo = Settings(**{**base, "postgres_url": f"{server}/{name}", "seed_demo": True})
+        SupportDesk.open(demo).close()
+        yield demo
     finally:
         if not keep:
             with psycopg.connect(settings.postgres_url, autocommit=True) as admin:
@@ -127,8 +133,13 @@ def _spawn(settings: Settings, progress: Path, crash_at: str | None) -> subproce
                             stderr=subprocess.PIPE, text=True)
 
 
-def _narrate(process: subprocess.Popen, say) -> list[dict[str, Any]]:
-    """Print the child's events as they happen; return them."""
+def _narrate(process: subprocess.Popen, say,
+             continuing: tuple[int, str] | None = None) -> list[dict[str, Any]]:
+    """Print the child's events as they happen; return them.
+
+    `continuing` is the step the killed process was in and what the new one does about it:
+    that step is not announced again as if it happened twice.
+    """
     heard = []
     speaking: list[str] = []
     assert process.stdout is not None
@@ -136,7 +147,10 @@ def _narrate(process: subprocess.Popen, say) -> list[dict[str, Any]]:
         event = json.loads(line)
         heard.append(event)
         kind = event["event"]
-        if kind == "step":
+        if kind == "step" and continuing and event["index"] == continuing[0]:
+            say(f"[cyan]continuing step {event['index'] + 1}, which the killed process was "
+                f"in:[/] {escape(continuing[1])}")
+        elif kind == "step":
             say(f"[cyan]{escape(SCRIPT[event['index']].describe)}[/]")
         elif kind == "resume":
             say(f"[bold green]resumed from checkpoint {event['checkpoint_id']} at step "
@@ -176,8 +190,42 @@ def _show_checkpoints(desk: SupportDesk, thread_id: str, console: Console, say) 
                       ", ".join(info.next_nodes) or "-", str(info.message_count))
     console.print(table)
     refunds = [e for e in desk.ledger(SUPERVISOR) if e["kind"] == "refund"]
-    say(f"ledger at this moment: {len(refunds)} refund(s)"
-        + (" - written by the killed process, its checkpoint was not" if refunds else ""))
+    recorded = _checkpointed_tool_calls(desk, thread_id)
+    unrecorded = [e for e in refunds if e["idempotency_key"].split(":", 1)[-1] not in recorded]
+    if unrecorded:
+        note = " - written by the killed process, its checkpoint was not"
+    elif refunds:
+        note = ", recorded in a checkpoint before the kill"
+    else:
+        note = ""
+    say(f"ledger at this moment: {len(refunds)} refund(s){note}")
+
+
+def _checkpointed_tool_calls(desk: SupportDesk, thread_id: str) -> set[str]:
+    """Ids of the tool calls whose result is in some checkpoint of the thread."""
+    # Every checkpoint, not only the head: pruning or summarising may since have folded the
+    # tool's result away, and it still was written.
+    return {message["data"].get("tool_call_id")
+            for checkpoint in desk.export_thread(SUPERVISOR, thread_id)["checkpoints"]
+            for message in checkpoint["values"]["messages"] if message["type"] == "tool"}
+
+
+def _continuation(desk: SupportDesk, thread_id: str, step: Step) -> str:
+    """What the new process does with the step the killed one was in, as the script decides."""
+    view = desk.view_thread(SUPERVISOR, thread_id)
+    if step.decision:
+        if view.pending_approvals:
+            return (f"{step.actor}'s decision never reached the database, so it is submitted "
+                    f"again - {step.describe}")
+        return (f"{step.actor}'s decision ({step.decision['action']}) is already in a "
+                "checkpoint, so it is not taken again; the new process finishes the work after "
+                "it")
+    said = [m.text for m in view.messages if m.role == "customer"]
+    if said and said[-1] == step.text:
+        return (f"{step.actor}'s message is already in a checkpoint, so it is not sent again; "
+                "the new process finishes its turn")
+    return f"{step.actor}'s message never reached the database, so it is sent again - " \
+        f"{step.describe}"
 
 
 def _show_outcome(desk: SupportDesk, thread_id: str, console: Console, say) -> None:

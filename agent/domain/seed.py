@@ -1,4 +1,9 @@
-"""Deterministic seed data: two tenants, their customers and supervisors, and their orders."""
+"""The demo shop: two tenants, their customers and supervisors, and their orders.
+
+Demo data, not schema: a migration never applies it. It is added on request
+(`support-agent seed --demo`) or on the first start of a new database when SUPPORT_SEED_DEMO
+is on (the default for the embedded SQLite file and the memory saver).
+"""
 
 from __future__ import annotations
 
@@ -72,25 +77,51 @@ ORDERS: tuple[SeedOrder, ...] = (
 _CURRENCY = "USD"
 
 
-def seed_shop(session: Session) -> None:
-    """Insert the seed users and orders (a no-op for rows that already exist)."""
+@dataclass(frozen=True)
+class SeedReport:
+    """What one seeding added, and which demo users it left out because their id is taken."""
+
+    users_added: tuple[str, ...]
+    orders_added: tuple[str, ...]
+    users_skipped: tuple[str, ...]
+
+
+def seed_demo_shop(session: Session) -> SeedReport:
+    """Add whatever of the demo users and orders is missing (idempotent); report what."""
     tenant_of = {user.user_id: user.tenant for user in USERS}
+    added, skipped, present = [], [], set()
     for user in USERS:
-        session.execute(
+        if session.execute(
             "INSERT INTO support_users (user_id, tenant, display_name, email, role)"
-            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (user_id) DO NOTHING",
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (user.user_id, user.tenant, user.display_name, user.email, user.role),
-        )
+        ):
+            added.append(user.user_id)
+            present.add(user.user_id)
+            continue
+        row = session.fetch_one("SELECT tenant, email FROM support_users WHERE user_id = ?",
+                                (user.user_id,))
+        # The demo user from an earlier seeding (perhaps since renamed, disabled or promoted)
+        # gets its missing orders; a real account holding the id or e-mail gets none of them.
+        if row and row["tenant"] == user.tenant and row["email"].lower() == user.email.lower():
+            present.add(user.user_id)
+        else:
+            skipped.append(user.user_id)
+    orders = []
     for order in ORDERS:
+        if order.customer_id not in present:
+            continue
         items = [
             {"sku": sku, "name": name, "qty": qty, "price_cents": price}
             for sku, name, qty, price in order.items
         ]
-        session.execute(
+        if session.execute(
             "INSERT INTO support_orders (order_id, tenant, customer_id, items, amount_cents,"
             " currency, status, carrier, tracking_number, shipping_address, placed_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0) ON CONFLICT (order_id) DO NOTHING",
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0) ON CONFLICT DO NOTHING",
             (order.order_id, tenant_of[order.customer_id], order.customer_id, json.dumps(items),
              order.amount_cents, _CURRENCY, order.status, order.carrier, order.tracking_number,
              order.shipping_address, order.placed_at),
-        )
+        ):
+            orders.append(order.order_id)
+    return SeedReport(tuple(added), tuple(orders), tuple(skipped))

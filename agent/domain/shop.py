@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
+from agent.domain.users import User, UserDirectory
 from agent.persistence.db import Database, Row, Session
 
 MAX_ADDRESS_CHARS = 200
@@ -23,19 +24,6 @@ MAX_ADDRESS_CHARS = 200
 
 class ShopRuleError(Exception):
     """A request the shop refuses (unknown order, too large a refund...); the model relays it."""
-
-
-@dataclass(frozen=True)
-class User:
-    user_id: str
-    tenant: str
-    display_name: str
-    email: str
-    role: str
-
-    @property
-    def is_supervisor(self) -> bool:
-        return self.role == "supervisor"
 
 
 @dataclass(frozen=True)
@@ -128,27 +116,15 @@ class Shop:
 
     def get_user(self, user_id: str) -> User | None:
         """The user record (role and tenant come from here, never from the caller)."""
-        row = self.db.fetch_one(
-            "SELECT user_id, tenant, display_name, email, role FROM support_users"
-            " WHERE user_id = ?", (user_id,),
-        )
-        return User(**row) if row else None
+        return UserDirectory(self.db).get(user_id)
 
     def get_user_by_email(self, email: str) -> User | None:
         """The user with this e-mail address (how a signed-in OIDC identity is matched)."""
-        row = self.db.fetch_one(
-            "SELECT user_id, tenant, display_name, email, role FROM support_users"
-            " WHERE lower(email) = lower(?)", (email.strip(),),
-        )
-        return User(**row) if row else None
+        return UserDirectory(self.db).by_email(email)
 
     def list_users(self) -> list[User]:
-        """Every user, by tenant then role then id."""
-        rows = self.db.fetch_all(
-            "SELECT user_id, tenant, display_name, email, role FROM support_users"
-            " ORDER BY tenant, role, user_id"
-        )
-        return [User(**row) for row in rows]
+        """Every user (disabled ones too), by tenant then role then id."""
+        return UserDirectory(self.db).all()
 
     # --- reading orders -----------------------------------------------------------------
 
@@ -215,7 +191,7 @@ class Shop:
                      reason: str, *, key: str, thread_id: str | None = None) -> str:
         """Refund part or all of a shipped or delivered order."""
         def apply(session: Session) -> str:
-            order = self._owned_order(session, customer, order_id, lock=True)
+            order = self._locked_order(session, customer, order_id, key)
             if order.status == "processing":
                 raise ShopRuleError(f"{order.order_id} has not shipped yet, so there is nothing "
                                     "to refund; it can be cancelled instead.")
@@ -242,7 +218,7 @@ class Shop:
                      thread_id: str | None = None) -> str:
         """Cancel an order that has not shipped, refunding what was paid."""
         def apply(session: Session) -> str:
-            order = self._owned_order(session, customer, order_id, lock=True)
+            order = self._locked_order(session, customer, order_id, key)
             if order.status != "processing":
                 advice = {
                     "shipped": "it is already on its way; once it arrives it can be returned "
@@ -268,7 +244,7 @@ class Shop:
         address = " ".join(new_address.split())
 
         def apply(session: Session) -> str:
-            order = self._owned_order(session, customer, order_id, lock=True)
+            order = self._locked_order(session, customer, order_id, key)
             if not address:
                 raise ShopRuleError("The new address is empty.")
             if len(address) > MAX_ADDRESS_CHARS:
@@ -318,19 +294,26 @@ class Shop:
     def _once(self, key: str, apply: Callable[[Session], str]) -> str:
         try:
             with self.db.transaction() as session:
-                done = session.fetch_one(
-                    "SELECT result FROM support_ledger WHERE idempotency_key = ?", (key,)
-                )
-                if done:
-                    return done["result"]
+                done = _recorded(session, key)  # the common repeat, answered without locking
+                if done is not None:
+                    return done
                 return apply(session)
         except _AlreadyRecorded:
             # A concurrent call with the same key committed first: answer as it did.
-            row = self.db.fetch_one(
-                "SELECT result FROM support_ledger WHERE idempotency_key = ?", (key,)
-            )
-            assert row is not None
-            return row["result"]
+            done = _recorded(self.db, key)
+            assert done is not None
+            return done
+
+    def _locked_order(self, session: Session, customer: Customer, order_id: str,
+                      key: str) -> Order:
+        """The order with its row locked; _AlreadyRecorded if `key` was recorded meanwhile."""
+        order = self._owned_order(session, customer, order_id, lock=True)
+        # Checked again under the row lock (on SQLite, the write transaction): a call with the
+        # same key that got the lock first has changed the order, and its answer is this
+        # call's too - not a verdict on the order it changed ("refunded in full already").
+        if _recorded(session, key) is not None:
+            raise _AlreadyRecorded
+        return order
 
     def _record(self, session: Session, customer: Customer, order: Order, kind: str,
                 cents: int, details: dict[str, Any], key: str, thread_id: str | None,
@@ -350,6 +333,13 @@ class Shop:
 
 class _AlreadyRecorded(Exception):
     """Rolls back a side effect whose key another transaction recorded meanwhile."""
+
+
+def _recorded(session: Session, key: str) -> str | None:
+    """The answer already recorded in the ledger for an idempotency key, if any."""
+    row = session.fetch_one("SELECT result FROM support_ledger WHERE idempotency_key = ?",
+                            (key,))
+    return row["result"] if row else None
 
 
 def reference(key: str) -> str:

@@ -11,10 +11,11 @@ One run per thread at a time, across every process that shares the database:
 - memory: an in-process lock (the memory saver lives in one process anyway).
 
 `hold(thread_id, wait_seconds)` waits up to `wait_seconds` (0: try once) and raises
-ThreadBusy if the thread is still busy. It yields a Lease: a holder checks `lease.verify()`
+ThreadBusy if the thread is still busy. It yields a Lease: a holder checks `lease.held()`
 between steps, because a lock can be lost while held (a PostgreSQL restart ends the session
-that held an advisory lock; a frozen process lets a Redis key expire). A lost lease stops
-the turn before it writes another checkpoint.
+that held an advisory lock; a frozen process lets a Redis key expire or an emptied Redis
+forgets it). A lost lease stops the turn before it writes another checkpoint (agent/turns.py
+also checks that nobody else wrote to the thread meanwhile).
 """
 
 from __future__ import annotations
@@ -40,16 +41,22 @@ _SAFE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 class Lease:
     """Proof of holding a thread's lock, which can be re-checked while the work goes on."""
 
-    def __init__(self, thread_id: str, still_held: Callable[[], bool]):
+    def __init__(self, thread_id: str, still_held: Callable[[], bool], *,
+                 can_be_lost: bool = False,
+                 taken_by_other: Callable[[], bool] = lambda: False):
         self.thread_id = thread_id
+        # False for locks that only end with their holder (flock, in-process): nothing to check.
+        self.can_be_lost = can_be_lost
         self._still_held = still_held
+        self._taken_by_other = taken_by_other
 
-    def verify(self) -> None:
-        """Raise Unavailable if the lock was lost (the work must stop and be resumed later)."""
-        if not self._still_held():
-            raise Unavailable(f"lost the lock on thread {self.thread_id} (its database session "
-                              "or lock key went away); the turn stopped here and the next "
-                              "request resumes it - try again")
+    def held(self) -> bool:
+        """True while the lock is still this holder's."""
+        return not self.can_be_lost or self._still_held()
+
+    def taken_over(self) -> bool:
+        """True if, the lock being lost, another request holds the thread now (when knowable)."""
+        return self.can_be_lost and self._taken_by_other()
 
 
 def busy(thread_id: str, waited: float) -> ThreadBusy:
@@ -63,6 +70,8 @@ class ThreadLocks(ABC):
     """Mutual exclusion per thread id."""
 
     kind: str
+    # Kinds whose lock can vanish while its holder lives (a session, a key) say so.
+    can_be_lost = False
 
     @contextlib.contextmanager
     def hold(self, thread_id: str, wait_seconds: float) -> Iterator[Lease]:
@@ -76,13 +85,19 @@ class ThreadLocks(ABC):
             time.sleep(POLL_SECONDS)
             token = self._try_acquire(thread_id)
         try:
-            yield Lease(thread_id, lambda: self._still_held(thread_id, token))
+            yield Lease(thread_id, lambda: self._still_held(thread_id, token),
+                        can_be_lost=self.can_be_lost,
+                        taken_by_other=lambda: self._held_by_other(thread_id, token))
         finally:
             self._release(thread_id, token)
 
     def _still_held(self, thread_id: str, token: object) -> bool:
         """True unless the lock can be lost while held (the kinds that can override this)."""
         return True
+
+    def _held_by_other(self, thread_id: str, token: object) -> bool:
+        """True if someone else holds the thread's lock now (False when it cannot be told)."""
+        return False
 
     @abstractmethod
     def _try_acquire(self, thread_id: str) -> object | None:
@@ -159,6 +174,7 @@ class PostgresThreadLocks(ThreadLocks):
     """
 
     kind = "PostgreSQL advisory lock"
+    can_be_lost = True
     _NAMESPACE = "support-agent:thread:"
 
     def __init__(self, pool):  # psycopg_pool.ConnectionPool
@@ -220,6 +236,7 @@ class RedisThreadLocks(ThreadLocks):
     """Token-owned expiring keys, renewed by a background thread while held."""
 
     kind = "Redis"
+    can_be_lost = True
 
     def __init__(self, url: str, prefix: str, ttl_seconds: float):
         import redis
@@ -256,6 +273,13 @@ class RedisThreadLocks(ThreadLocks):
             return self.client.get(self.key(thread_id)) == token.encode()
         except self._errors:
             return False
+
+    def _held_by_other(self, thread_id: str, token: object) -> bool:
+        try:
+            current = self.client.get(self.key(thread_id))
+        except self._errors:
+            return False
+        return current is not None and current != token.encode()
 
     def _release(self, thread_id: str, token: object) -> None:
         with self._guard:

@@ -1,7 +1,8 @@
 """The app's own tables (thread registry, shop data, ledger), as an ordered list of migrations.
 
 Each migration runs once per database, in order, inside one transaction. Append new ones;
-never edit a migration that has shipped.
+never edit a migration that has shipped. Migrations hold schema only: data such as the demo
+shop is applied by whoever opens a new database (`migrate(..., on_create=...)`) or on request.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from agent.domain.seed import seed_shop
 from agent.persistence.db import Database, Dialect, Session
 
 # A fixed key so that several processes starting at once migrate one at a time (PostgreSQL).
@@ -105,16 +105,28 @@ MIGRATIONS: tuple[Migration, ...] = (
         " ON support_threads (tenant, user_id, updated_at DESC)",
         "CREATE INDEX support_threads_by_status ON support_threads (tenant, status, updated_at)",
     )),
-    Migration(2, "seed customers, supervisors and orders",
-              lambda session, dialect: seed_shop(session)),
+    # Migration 2 once put the demo shop into every database, production included. Seeding
+    # is now a separate step (agent/domain/seed.py); databases it seeded keep their data, and
+    # the version stays taken so that the numbering of every database remains the same.
+    Migration(2, "seed customers, supervisors and orders (retired: seeding is a separate step)",
+              lambda session, dialect: None),
     Migration(3, "list a tenant's threads by activity (supervisors' history page)", _run_sql(
         "CREATE INDEX support_threads_by_tenant ON support_threads (tenant, updated_at DESC)",
+    )),
+    Migration(4, "users can be disabled; one account per e-mail address", _run_sql(
+        "ALTER TABLE support_users ADD COLUMN disabled_at DOUBLE PRECISION",
+        # Sign-in through an identity provider finds the account by e-mail, whatever its case.
+        "CREATE UNIQUE INDEX support_users_by_email ON support_users (lower(email))",
     )),
 )
 
 
-def migrate(db: Database) -> int:
-    """Bring the app tables up to date; return the schema version. Safe to run concurrently."""
+def migrate(db: Database, *, on_create: Callable[[Session], object] | None = None) -> int:
+    """Bring the app tables up to date; return the schema version. Safe to run concurrently.
+
+    `on_create` runs in the same transaction when this call created the tables (a new
+    database), so concurrent first opens see it done or not begun, never half done.
+    """
     with db.transaction() as session:
         if db.dialect == "postgres":
             session.execute("SELECT pg_advisory_xact_lock(?)", (MIGRATION_LOCK_KEY,))
@@ -125,6 +137,7 @@ def migrate(db: Database) -> int:
         )
         row = session.fetch_one("SELECT MAX(version) AS version FROM support_migrations")
         current = (row or {}).get("version") or 0
+        created = current == 0
         for migration in MIGRATIONS:
             if migration.version <= current:
                 continue
@@ -135,6 +148,8 @@ def migrate(db: Database) -> int:
                 (migration.version, migration.description, time.time()),
             )
             current = migration.version
+        if created and on_create is not None:
+            on_create(session)
     return current
 
 

@@ -21,12 +21,15 @@ from langgraph.store.sqlite import SqliteStore
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
+from agent.domain.seed import seed_demo_shop
 from agent.errors import ConfigError, Unavailable
 from agent.persistence.db import (
     Database,
     PostgresDatabase,
+    Session,
     SqliteDatabase,
     connect_sqlite,
+    sqlite_problem,
 )
 from agent.persistence.locks import (
     FileThreadLocks,
@@ -36,6 +39,7 @@ from agent.persistence.locks import (
     ThreadLocks,
 )
 from agent.persistence.migrations import MIGRATION_LOCK_KEY, migrate
+from agent.persistence.serde import RestrictedSerializer
 from agent.settings import Settings
 
 POOL_CONNECT_TIMEOUT_SECONDS = 10.0
@@ -67,7 +71,7 @@ class Persistence:
 def open_persistence(settings: Settings) -> Persistence:
     """Open (and migrate) the persistence layer chosen by `settings.saver`, with its locks."""
     if settings.saver == "memory":
-        persistence = _open_memory()
+        persistence = _open_memory(settings)
     elif settings.saver == "sqlite":
         persistence = _open_sqlite(settings)
     elif settings.saver == "postgres":
@@ -99,12 +103,18 @@ def _open_locks(settings: Settings, persistence: Persistence) -> ThreadLocks:
     return MemoryThreadLocks()
 
 
-def _open_memory() -> Persistence:
+def _first_start(settings: Settings) -> Callable[[Session], object] | None:
+    """What a brand-new database gets with its tables: the demo shop, when configured."""
+    return seed_demo_shop if settings.seeds_demo_data else None
+
+
+def _open_memory(settings: Settings) -> Persistence:
     # The shop data and the registry live in a private in-memory SQLite database, so the
     # memory saver runs the very same SQL as the file-backed one and loses it all on exit.
     db = SqliteDatabase(":memory:")
-    migrate(db)
-    persistence = Persistence("memory", InMemorySaver(), InMemoryStore(), db)
+    migrate(db, on_create=_first_start(settings))
+    persistence = Persistence("memory", InMemorySaver(serde=RestrictedSerializer()),
+                              InMemoryStore(), db)
     persistence._closers.append(db.close)
     return persistence
 
@@ -121,25 +131,26 @@ def _open_sqlite(settings: Settings) -> Persistence:
         # LangGraph's setup() steps are not safe to race, and switching a new file to WAL
         # needs it to itself: processes opening the same file set it up one at a time.
         with _exclusive_file_lock(path.with_name(path.name + ".lock")):
+            _refuse_empty_file(path)
             db = SqliteDatabase(path)
             persistence.db = db
             persistence._closers.append(db.close)
-            migrate(db)
+            db.check_writable()
+            migrate(db, on_create=_first_start(settings))
             saver_conn = connect_sqlite(path, autocommit=False)
             persistence._closers.append(saver_conn.close)
-            checkpointer = SqliteSaver(saver_conn)
+            checkpointer = SqliteSaver(saver_conn, serde=RestrictedSerializer())
             checkpointer.setup()
             store_conn = connect_sqlite(path, autocommit=True)  # SqliteStore issues BEGIN itself
             persistence._closers.append(store_conn.close)
             store = SqliteStore(store_conn)
             store.setup()
-    except sqlite3.DatabaseError as exc:
+    except sqlite3.Error as exc:
         persistence.close()
-        if "unable to open" in str(exc) or "not a database" in str(exc):
-            raise ConfigError(f"cannot use SQLite file {path} (SUPPORT_SQLITE_PATH): "
-                              f"{exc}") from None
-        raise Unavailable(f"the SQLite file {path} cannot be set up now ({exc}); "
-                          "try again") from exc
+        problem = sqlite_problem(exc, path)
+        if problem is None:  # a bug (bad SQL, a missing table), not the user's to fix
+            raise
+        raise problem from exc
     except BaseException:
         persistence.close()
         raise
@@ -147,10 +158,33 @@ def _open_sqlite(settings: Settings) -> Persistence:
     return persistence
 
 
+def _refuse_empty_file(path: Path) -> None:
+    """Refuse a 0-byte file: the app never leaves one, so it is not a database it created.
+
+    A missing file is a first start and is created (and seeded); an empty one may be a
+    truncated database or a placeholder somebody made, and silently filling it with a fresh
+    (demo) shop would hide that. Deleting it is the explicit way to start anew.
+    """
+    try:
+        empty = path.stat().st_size == 0
+    except FileNotFoundError:
+        return
+    if empty:
+        raise ConfigError(f"the SQLite file {path} is empty (0 bytes), so it is not a database "
+                          "this app created; delete it to start a new database there, or set "
+                          "SUPPORT_SQLITE_PATH to the app's database file")
+
+
 @contextmanager
 def _exclusive_file_lock(lock_path: Path) -> Iterator[None]:
     """Hold an OS-level exclusive lock on `lock_path` (released if the process dies)."""
-    with open(lock_path, "a+b") as handle:
+    try:
+        handle = open(lock_path, "a+b")  # noqa: SIM115 - closed by the `with` just below
+    except OSError as exc:
+        raise ConfigError(f"cannot create {lock_path} ({exc.strerror}): the folder "
+                          f"{lock_path.parent} is not writable by this user; fix its "
+                          "permissions or set SUPPORT_SQLITE_PATH to another place") from None
+    with handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -172,7 +206,7 @@ def _open_postgres(settings: Settings) -> Persistence:
     persistence = Persistence("postgres", None, None, PostgresDatabase(pool), pool)  # type: ignore[arg-type]
     persistence._closers.append(pool.close)
     try:
-        checkpointer = PostgresSaver(pool)
+        checkpointer = PostgresSaver(pool, serde=RestrictedSerializer())
         store = PostgresStore(pool)
         # LangGraph's setup() migrations are not safe to race; serialise them across processes.
         with pool.connection() as conn:
@@ -182,7 +216,7 @@ def _open_postgres(settings: Settings) -> Persistence:
                 store.setup()
             finally:
                 conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))
-        migrate(persistence.db)
+        migrate(persistence.db, on_create=_first_start(settings))
     except psycopg.Error as exc:
         persistence.close()
         raise Unavailable(f"PostgreSQL setup failed: {_reason(exc)}") from exc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from agent.persistence.db import Database, Row
 ThreadStatus = Literal["active", "running", "awaiting_approval", "interrupted", "closed"]
 
 _COLUMNS = "thread_id, tenant, user_id, title, status, created_at, updated_at"
+_THREAD_ID = re.compile(r"t_[0-9a-f]{32}")
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,11 @@ class ThreadRecord:
 def new_thread_id() -> str:
     """An opaque, unguessable thread id (128 random bits)."""
     return "t_" + secrets.token_hex(16)
+
+
+def is_thread_id(text: str) -> bool:
+    """True when `text` has the shape of an id `new_thread_id` makes."""
+    return _THREAD_ID.fullmatch(text) is not None
 
 
 class ThreadRegistry:

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from agent.text import for_terminal
 from exercises.grader.runner import CheckResult
 
 MARKS = {"passed": "[green]passed[/]", "failed": "[red]failed[/]",
@@ -46,11 +47,12 @@ def print_report(console: Console, results: Sequence[CheckResult]) -> None:
         if r.status in ("passed",) or not r.message:
             continue
         console.print(f"\n[bold]task {r.task} · {escape(r.title)}[/] — {MARKS[r.status]}")
-        console.print(escape(r.message), markup=True, highlight=False)
+        # A learner's output can hold terminal escapes; the instructor's terminal shows it too.
+        console.print(escape(for_terminal(r.message)), markup=True, highlight=False)
         if r.timeline:
             console.print(timeline_table(r.timeline))
         if r.expected:
-            console.print(f"[bold]expected:[/] {escape(r.expected)}")
+            console.print(f"[bold]expected:[/] {escape(for_terminal(r.expected))}")
     score, maximum = totals(results)
     skipped = [r for r in results if not r.graded]
     console.print(f"\n[bold]Total: {score:g} / {maximum:g} ({percent(results):.0f}%)[/]")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from agent.views import CheckpointInfo
 from ui.components.history import lineage
-from ui.components.text import ago, plain
+from ui.components.text import ago, plain, without_links
 
 
 def info(checkpoint_id: str, parent_id: str | None, step: int) -> CheckpointInfo:
@@ -35,3 +35,22 @@ def test_ago_reads_naturally():
     now = 1_000_000.0
     assert [ago(now - s, now) for s in (5, 120, 7200, 3 * 86400)] == \
         ["just now", "2 min ago", "2 h ago", "3 d ago"]
+
+
+def test_plain_shows_addresses_as_code_which_never_autolinks():
+    """Escaping cannot stop a bare URL, www. or e-mail autolink; a code span does."""
+    assert plain("see https://x.example/a_b now") == r"see `https://x.example/a_b` now"
+    assert plain("www.x.example a@x.example") == "`www.x.example` `a@x.example`"
+
+
+def test_without_links_keeps_formatting_but_no_link_image_or_html():
+    """The assistant's bold and lists stay; brackets, angle brackets and addresses go inert."""
+    reply = "**Done.** Ticket: ![p](http://p.example) [l](x) <b>\n- one"
+    assert without_links(reply) == \
+        r"**Done.** Ticket: `![p](http://p.example)` \[l\](x) \<b\>" + "\n- one"
+
+
+def test_backticks_cannot_break_an_address_out_of_its_code_span():
+    """A fence longer than any backtick run inside; backticks elsewhere are escaped."""
+    assert without_links("` https://x.example `") == r"\` `https://x.example` \`"
+    assert without_links("a``https://x.example`") == "``` a``https://x.example` ```"

@@ -7,7 +7,7 @@ import json
 import streamlit as st
 
 from agent.views import ChatMessage
-from ui.components.text import plain
+from ui.components.text import plain, without_links
 
 
 def render_messages(messages: list[ChatMessage]) -> None:
@@ -22,7 +22,7 @@ def render_messages(messages: list[ChatMessage]) -> None:
                     st.caption(f":material/build: {call['name']}"
                                f"({plain(json.dumps(call['args']))})")
                 if message.text:
-                    st.markdown(message.text)
+                    st.markdown(without_links(message.text))
         elif message.role == "tool":
             icon = ":material/check_circle:" if message.ok else ":material/cancel:"
             first_line = message.text.splitlines()[0] if message.text else ""

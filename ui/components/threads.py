@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from agent.views import ThreadPage
-from ui.components.text import ago, status_label
+from ui.components.text import ago, status_label, without_links
 
 
 def thread_list(page: ThreadPage, selected: str | None) -> str | None:
@@ -17,7 +17,8 @@ def thread_list(page: ThreadPage, selected: str | None) -> str | None:
         words, _ = status_label(record.status)
         chosen = record.thread_id == selected
         when = f"{ago(record.updated_at)} · {words}"
-        label = f"{record.title}  \n{when if chosen else f':gray[{when}]'}"
+        # A label is markdown too, and the title is the customer's own words.
+        label = f"{without_links(record.title)}  \n{when if chosen else f':gray[{when}]'}"
         if st.button(label, key=f"thread-{record.thread_id}", width="stretch",
                      type="primary" if chosen else "secondary"):
             clicked = record.thread_id

@@ -15,7 +15,7 @@ from agent.views import (
     TurnEndedEvent,
 )
 from ui.components.messages import render_messages
-from ui.components.text import plain, status_label
+from ui.components.text import plain, status_label, without_links
 from ui.components.threads import pager, thread_list
 from ui.session import desk, require_user, shown_errors
 
@@ -165,7 +165,12 @@ if prompt:
                     ended.append(event)
 
         try:
-            st.write_stream(reply_tokens())
+            shown, reply = st.empty(), ""
+            for token in reply_tokens():
+                reply += token
+                # Redrawn as it grows, through the same filter as a stored reply: a reply can
+                # quote the customer, whose links and images must not render.
+                shown.markdown(without_links(reply))
             activity.update(label="Done", state="complete")
         except SupportError as exc:
             activity.update(label="Not done", state="error")

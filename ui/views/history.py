@@ -9,7 +9,7 @@ import streamlit as st
 from agent.errors import SupportError
 from agent.views import TurnEndedEvent
 from ui.components.history import lineage, size_chart, state_view, timeline
-from ui.components.text import ago
+from ui.components.text import ago, without_links
 from ui.session import desk, require_user, shown_errors
 
 PAGE_SIZE = 20
@@ -22,27 +22,32 @@ state = st.session_state
 st.title("History")
 
 # --- which thread -----------------------------------------------------------------------------
-with shown_errors():
+try:
     if user.is_supervisor:
         choices = support.tenant_threads(user.user_id, limit=THREAD_CHOICES).threads
     else:
         choices = support.list_threads(user.user_id, limit=THREAD_CHOICES).threads
-    options = [t.thread_id for t in choices]
-    current = state.get("history_thread") or state.get("thread_id")
-    if current and current not in options:
-        options.insert(0, current)
-    if not options:
-        st.info("No conversations yet: start one on the Chat page.", icon=":material/info:")
-        st.stop()
-    titles = {t.thread_id: f"{t.title} ({ago(t.updated_at)}"
-              + (f", {t.user_id}" if user.is_supervisor else "") + ")" for t in choices}
-    thread_id = st.selectbox("Conversation", options,
-                             index=options.index(current) if current in options else 0,
-                             format_func=lambda t: titles.get(t, t), key="history_pick")
-    if thread_id != state.get("history_thread"):
-        state.history_thread = thread_id
-        state.history_cursors = [None]  # page starts: None, then the last id of each page
-        state.history_expect = [None]   # the current branch's next expected id per page
+except SupportError as exc:
+    # Everything below needs a thread: show why there is none and stop here.
+    st.error(str(exc), icon=":material/error:")
+    st.stop()
+
+options = [t.thread_id for t in choices]
+current = state.get("history_thread") or state.get("thread_id")
+if current and current not in options:
+    options.insert(0, current)
+if not options:
+    st.info("No conversations yet: start one on the Chat page.", icon=":material/info:")
+    st.stop()
+titles = {t.thread_id: f"{t.title} ({ago(t.updated_at)}"
+          + (f", {t.user_id}" if user.is_supervisor else "") + ")" for t in choices}
+thread_id = st.selectbox("Conversation", options,
+                         index=options.index(current) if current in options else 0,
+                         format_func=lambda t: titles.get(t, t), key="history_pick")
+if thread_id != state.get("history_thread"):
+    state.history_thread = thread_id
+    state.history_cursors = [None]  # page starts: None, then the last id of each page
+    state.history_expect = [None]   # the current branch's next expected id per page
 
 try:
     head = support.view_thread(user.user_id, thread_id)
@@ -70,7 +75,8 @@ download.download_button(
 expected = head.checkpoint_id if page_index == 0 else state.history_expect[page_index]
 on_line, next_expected = lineage(infos, expected)
 if notice := state.pop("history_notice", None):
-    st.success(f"New branch written. Reply: {notice}", icon=":material/call_split:")
+    st.success(f"New branch written. Reply: {without_links(notice)}",
+               icon=":material/call_split:")
 # The head is in the key: after a replay or fork new rows come first, and a selection kept
 # by row number would silently point at another checkpoint.
 selected = timeline(infos, on_line,
@@ -97,9 +103,12 @@ if selected is None:
     st.caption("Select a checkpoint to see the state at that point.")
     st.stop()
 
-with shown_errors():
+try:
     chosen = support.state_at(user.user_id, thread_id, selected)
-    state_view(chosen)
+except SupportError as exc:
+    st.error(str(exc), icon=":material/error:")
+    st.stop()
+state_view(chosen)
 
 
 def run_and_show(events) -> None:

@@ -1,4 +1,4 @@
-"""Sign in: through the identity provider when OIDC is configured, else pick a seeded user."""
+"""Sign in: through the identity provider when OIDC is configured, else pick a user."""
 
 from __future__ import annotations
 
@@ -21,7 +21,13 @@ st.warning("**Local mode.** No identity provider is configured, so you pick who 
            icon=":material/warning:")
 with shown_errors():
     users = desk().users()
-    labels = {u.user_id: f"{u.display_name} - {u.role}, {u.tenant}" for u in users}
+    if not users:  # e.g. a new PostgreSQL database: nobody is added until an operator does
+        st.info("There are no users yet. Add them with `support-agent users add`, or add the "
+                "demo shop with `support-agent seed --demo`.", icon=":material/person_add:")
+        st.stop()
+    # A disabled account stays listed, so that picking it says why it cannot sign in.
+    labels = {u.user_id: f"{u.display_name} - {u.role}, {u.tenant}"
+                         + (" (disabled)" if u.disabled else "") for u in users}
     with st.form("sign-in"):
         chosen = st.selectbox("Sign in as", list(labels), format_func=labels.__getitem__,
                               key="sign_in_user")
