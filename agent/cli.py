@@ -312,6 +312,8 @@ def cmd_show(settings: Settings, args: argparse.Namespace) -> int:
     for pending in view.pending_approvals:
         out.print(f"[yellow]waiting for approval: {shown(pending.action)} "
                   f"{escape(json.dumps(pending.arguments))}[/]")
+        if pending.summary:
+            out.print(f"[yellow]  {shown(pending.summary)}[/]")
     return 0
 
 
@@ -381,10 +383,15 @@ def cmd_approvals(settings: Settings, args: argparse.Namespace) -> int:
     if not pending:
         out.print("nothing is waiting for approval")
         return 0
-    table = Table(_id_column("thread"), "customer", "action", "arguments", "waiting",
+    table = Table(_id_column("thread"), "customer", "request", "arguments", "waiting",
                   _id_column("request id"))
     for p in pending:
-        table.add_row(p.thread_id, shown(p.customer_name), shown(p.action),
+        # The tool describes the request (label, order, amount, status); a request the order
+        # can no longer take is flagged before the supervisor approves it.
+        request = shown(p.summary or p.label or p.action)
+        if p.ineligible:
+            request += f" [red](not possible now: {shown(p.ineligible)})[/]"
+        table.add_row(p.thread_id, shown(p.customer_name), request,
                       escape(json.dumps(p.arguments)),
                       f"{max(0, time.time() - p.requested_at):.0f}s", p.interrupt_id)
     out.print(table)

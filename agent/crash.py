@@ -26,10 +26,10 @@ _POINT = re.compile(r"^(after:[a-z_]+|tool:[a-z_]+|summarize|awaiting_approval)(
 
 def crash_points() -> list[str]:
     """Every point the switch accepts."""
-    from agent.tools.catalog import ALL_TOOL_NAMES
+    from agent.tools import registry
 
-    return ([f"after:{node}" for node in NODE_NAMES] + [f"tool:{tool}" for tool in ALL_TOOL_NAMES]
-            + list(FIXED_POINTS))
+    return ([f"after:{node}" for node in NODE_NAMES]
+            + [f"tool:{tool}" for tool in registry.names()] + list(FIXED_POINTS))
 
 
 def parse_crash_point(value: str) -> tuple[str, int]:

@@ -35,7 +35,7 @@ from agent.nodes.summarize import make_summarize_node, needs_summary
 from agent.nodes.tools import make_tool_node
 from agent.settings import Settings
 from agent.state import SupportContext, SupportState
-from agent.tools import TOOLS
+from agent.tools import registry
 
 NODES = NODE_NAMES
 
@@ -76,7 +76,7 @@ def build_graph(
         "load_memory": load_memory,
         "prune": make_prune_node(settings),
         "summarize": make_summarize_node(model, settings, crash),
-        "agent": make_agent_node(model, [tool.spec() for tool in TOOLS.values()]),
+        "agent": make_agent_node(model, registry.specs()),
         "tools": make_tool_node(shop, refuse=approval_required, crash=crash),
         "approval": make_approval_node(approval_required),
         "actions": make_tool_node(shop, crash=crash),

@@ -25,7 +25,7 @@ from langgraph.types import Command, StateSnapshot
 from pydantic import ValidationError
 
 from agent.domain.seed import SeedReport, seed_demo_shop
-from agent.domain.shop import Shop, User, reference
+from agent.domain.shop import Customer, Shop, User, reference
 from agent.domain.users import UserDirectory
 from agent.errors import AccountDisabled, InvalidInput, NotAllowed, NotFound
 from agent.graph import build_graph
@@ -36,7 +36,7 @@ from agent.persistence.savers import Persistence, open_persistence
 from agent.persistence.threads import ThreadRecord, ThreadRegistry, is_thread_id
 from agent.settings import Settings, load_settings
 from agent.text import storable_text
-from agent.tools import TOOLS
+from agent.tools import registry
 from agent.turns import (
     Plan,
     TurnRunner,
@@ -499,7 +499,10 @@ class SupportDesk:
             raise InvalidInput(f"malformed decision: {describe_validation_error(exc)}; the "
                                "request is still waiting") from None
         if checked.action == "edit":
-            tool = TOOLS[pending.action]
+            tool = registry.get(pending.action)
+            if tool is None:
+                raise InvalidInput(f"there is no tool called {pending.action!r} any more; "
+                                   "approve or reject the request as it stands")
             try:
                 valid = tool.args.model_validate({**pending.arguments, **(checked.arguments or {})})
             except ValidationError as exc:
@@ -545,6 +548,10 @@ class SupportDesk:
     def _approval(self, record: ThreadRecord, interrupt_id: str,
                   value: dict[str, Any]) -> PendingApproval:
         customer = self.shop.get_user(record.user_id)
+        tool = registry.get(value["action"])
+        summary, ineligible = tool.describe_request(
+            self.shop, Customer(record.tenant, record.user_id), dict(value["arguments"])
+        ) if tool else (value["action"], "")
         return PendingApproval(
             thread_id=record.thread_id,
             thread_title=record.title,
@@ -558,8 +565,11 @@ class SupportDesk:
             reason=value.get("reason", ""),
             excerpt=list(value.get("excerpt", [])),
             requested_at=float(value.get("requested_at", 0.0)),
-            editable_arguments=tuple(TOOLS[value["action"]].args.model_fields)
-            if value["action"] in TOOLS else tuple(value["arguments"]),
+            editable_arguments=tuple(tool.args.model_fields) if tool
+            else tuple(value["arguments"]),
+            label=tool.title if tool else value["action"],
+            summary=summary,
+            ineligible=ineligible,
         )
 
     def _checkpoint_info(self, snapshot: StateSnapshot,

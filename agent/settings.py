@@ -18,7 +18,6 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from agent.errors import ConfigError
-from agent.tools.catalog import ALL_TOOL_NAMES, SENSITIVE_TOOL_NAMES
 
 SaverKind = Literal["memory", "sqlite", "postgres"]
 BusyPolicy = Literal["wait", "fail"]
@@ -75,8 +74,10 @@ class Settings(BaseSettings):
     prune_max_chars: int = Field(default=40_000, ge=1_000)
     max_message_chars: int = Field(default=4_000, ge=1, le=100_000)
 
+    # The registry's sensitive tools unless set; read when settings are built, so a tool
+    # registered by then (a plug-in, a test) is covered.
     approval_required: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: list(SENSITIVE_TOOL_NAMES)
+        default_factory=lambda: list(_tool_registry().sensitive_names())
     )
 
     # Per-thread locking (see agent/persistence/locks.py).
@@ -104,11 +105,10 @@ class Settings(BaseSettings):
     @field_validator("approval_required")
     @classmethod
     def _known_tools(cls, value: list[str]) -> list[str]:
-        unknown = [name for name in value if name not in ALL_TOOL_NAMES]
+        known = _tool_registry().names()
+        unknown = [name for name in value if name not in known]
         if unknown:
-            raise ValueError(
-                f"unknown tool {', '.join(unknown)}; choose from {', '.join(ALL_TOOL_NAMES)}"
-            )
+            raise ValueError(f"unknown tool {', '.join(unknown)}; choose from {', '.join(known)}")
         return value
 
     @field_validator("crash_at")
@@ -234,3 +234,10 @@ def _field_of(location: str) -> str:
         if isinstance(alias, AliasChoices) and location in alias.choices:
             return name
     return location
+
+
+def _tool_registry():
+    """The tool registry, imported when first needed: the tools import the domain layer."""
+    from agent.tools import registry
+
+    return registry

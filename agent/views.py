@@ -39,6 +39,9 @@ class PendingApproval:
     excerpt: list[str]
     requested_at: float
     editable_arguments: tuple[str, ...] = ()  # every argument the tool takes, set or not
+    label: str = ""  # the tool's label for people ("Refund")
+    summary: str = ""  # the request with its order's item, amount and status
+    ineligible: str = ""  # why the order cannot take the request now; "" when it can
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,10 @@ import pytest
 
 from agent.errors import ConfigError
 from agent.settings import load_settings
-from agent.tools.catalog import ALL_TOOL_NAMES, SENSITIVE_TOOL_NAMES
+from agent.tools import registry
+
+ALL_TOOL_NAMES = registry.names()
+SENSITIVE_TOOL_NAMES = registry.sensitive_names()
 
 # The conftest fixture has already removed SUPPORT_*/OPENAI_* variables and moved into tmp_path,
 # so every test starts from the defaults with no .env file.

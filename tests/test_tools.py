@@ -11,8 +11,10 @@ from pydantic import ValidationError
 from agent.domain.shop import Customer, Shop, ShopRuleError
 from agent.persistence.savers import open_persistence
 from agent.settings import Settings
-from agent.tools import SAFE_TOOL_NAMES, SENSITIVE_TOOL_NAMES, TOOLS, ToolContext
-from agent.tools.catalog import ALL_TOOL_NAMES
+from agent.tools import TOOLS, ToolContext, registry
+
+SAFE_TOOL_NAMES = registry.safe_names()
+SENSITIVE_TOOL_NAMES = registry.sensitive_names()
 
 ALICE = Customer("acme", "alice")
 
@@ -74,9 +76,9 @@ def test_specs_mark_required_arguments() -> None:
         assert not {"customer", "user_id", "tenant"} & set(properties)
 
 
-def test_safe_and_sensitive_split_matches_the_catalog() -> None:
-    """TOOLS holds exactly the catalog's tools; money and address changes are sensitive."""
-    assert tuple(TOOLS) == ALL_TOOL_NAMES
+def test_safe_and_sensitive_split_matches_the_registry() -> None:
+    """TOOLS holds exactly the registry's tools; money and address changes are sensitive."""
+    assert tuple(TOOLS) == registry.names()
     assert set(SAFE_TOOL_NAMES).isdisjoint(SENSITIVE_TOOL_NAMES)
     assert set(SAFE_TOOL_NAMES) | set(SENSITIVE_TOOL_NAMES) == set(TOOLS)
     assert set(SENSITIVE_TOOL_NAMES) == {"issue_refund", "cancel_order",

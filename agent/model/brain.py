@@ -22,12 +22,9 @@ from langchain_core.messages import (
 
 from agent.facts import SHORT_ANSWERS, extract_facts
 from agent.prompts import PROFILE_HEADER, SUMMARY_PROMPT
-
-ORDER_ID = re.compile(r"\bORD-?(\d{3,6})\b", re.IGNORECASE)
-_AMOUNT = re.compile(r"\$\s?(\d+(?:\.\d{1,2})?)|\b(\d+(?:\.\d{1,2})?)\s?(?:dollars|usd)\b",
-                     re.IGNORECASE)
-_ADDRESS = re.compile(r"\bto\s+(\d[^\n]*?)\s*[.!?]*$", re.IGNORECASE)
-_QUESTION_START = re.compile(r"^\s*(how|what|when|can|could|do|does|is|are|why)\b", re.IGNORECASE)
+from agent.tools import registry
+from agent.tools.base import SupportTool
+from agent.tools.intents import Intent, Request, first_sentence
 
 # How `summarise` writes the name down, read back when the summary is all that is left.
 _SUMMARY_NAME = re.compile(r"\bThe customer's name is ([A-Za-z][A-Za-z'\-]{0,39})\.")
@@ -45,15 +42,6 @@ class Profile:
     @property
     def wants_short_answers(self) -> bool:
         return SHORT_ANSWERS in self.preferences
-
-
-@dataclass(frozen=True)
-class Intent:
-    """What the customer wants: a tool to call with arguments, or a direct reply."""
-
-    tool: str | None = None
-    args: dict | None = None
-    reply: str | None = None
 
 
 def respond(messages: list[BaseMessage], tool_names: set[str]) -> AIMessage:
@@ -108,52 +96,18 @@ def recall_name(messages: list[BaseMessage]) -> str | None:
 
 
 def classify(text: str, profile: Profile) -> Intent:
-    """Map one customer message to an intent."""
+    """Map one customer message to an intent: the tools' own recognisers, then small talk."""
     lowered = text.lower()
-    order_id = _order_id(text)
-    asks_policy = "policy" in lowered or (_QUESTION_START.match(text) and not order_id)
-
     if re.search(r"\b(what'?s|what is|whats) my name\b|\bwho am i\b"
                  r"|\bdo you (know|remember) my name\b", lowered):
         if profile.name:
             return Intent(reply=f"Your name is {profile.name}.")
         return Intent(reply="You haven't told me your name yet.")
-    if "refund" in lowered and not asks_policy:
-        if not order_id:
-            return Intent(reply=_which_order("refund"))
-        amount = _amount(text)
-        args = {"order_id": order_id, "reason": text.strip()[:500]}
-        if amount is not None:
-            args["amount"] = amount
-        return Intent(tool="issue_refund", args=args)
-    if re.search(r"\bcancel", lowered) and not asks_policy:
-        if not order_id:
-            return Intent(reply=_which_order("cancel"))
-        return Intent(tool="cancel_order", args={"order_id": order_id,
-                                                 "reason": text.strip()[:500]})
-    if "address" in lowered and not asks_policy and re.search(
-            r"\b(change|update|new|wrong|moved|ship|send)\b", lowered):
-        if not order_id:
-            return Intent(reply=_which_order("change the address of"))
-        match = _ADDRESS.search(text)
-        if not match:
-            return Intent(reply=f"What is the new address for {order_id}? Please write it in "
-                                "full, starting with the house number.")
-        return Intent(tool="change_shipping_address",
-                      args={"order_id": order_id, "new_address": match.group(1).strip()})
-    if re.search(r"\bticket\b|\bcomplain|\b(speak|talk) to (a |an )?(human|person|someone)"
-                 r"|\bbroken\b|\bdefect|\bfaulty\b", lowered):
-        subject = text.strip().split("\n", 1)[0][:80]
-        return Intent(tool="open_ticket", args={"subject": subject, "details": text.strip()})
-    if order_id:
-        return Intent(tool="get_order_status", args={"order_id": order_id})
-    if re.search(r"\b(my|all) orders\b|\border history\b|\bpurchases\b"
-                 r"|\bwhat (did|have) i (buy|bought|order)|\blist\b.*\borders?\b"
-                 r"|\bwhere('?s| is) my (order|package|parcel)\b|\btrack", lowered):
-        return Intent(tool="list_orders", args={})
-    if re.search(r"\bpolicy\b|\breturns?\b|\bwarranty\b|\bshipping\b|\bhow long\b|\bdeliver",
-                 lowered):
-        return Intent(tool="search_policy", args={"query": text.strip()[:500]})
+    request = Request(text)
+    for tool in _recognisers():
+        intent = tool.offline.recognise(request)
+        if intent is not None:
+            return intent
     facts = extract_facts(text)
     if facts.get("name"):
         return Intent(reply=f"Nice to meet you, {facts['name']}! How can I help with your "
@@ -179,16 +133,11 @@ def reply_from_tool_results(messages: list[BaseMessage]) -> str:
             continue
         name = names.get(message.tool_call_id, message.name or "")
         text = message.text.strip()
+        tool = registry.get(name)
         if message.status == "error":
             paragraphs.append(f"I'm sorry, that didn't go through. {text}")
-        elif name == "list_orders":
-            lines = text.splitlines()
-            paragraphs.append("Here are your orders:\n" + "\n".join(f"- {line}" for line in lines)
-                              if len(lines) > 1 or lines[0].startswith("ORD-") else text)
-        elif name == "search_policy":
-            paragraphs.append(f"Here is what our policy says. {text}")
-        elif name in ("issue_refund", "cancel_order", "change_shipping_address", "open_ticket"):
-            paragraphs.append(f"Done. {text}")
+        elif tool is not None and tool.offline is not None:
+            paragraphs.append(tool.offline.word_result(text))
         else:
             paragraphs.append(text)
     return "\n\n".join(paragraphs) or "Is there anything else I can help with?"
@@ -209,11 +158,12 @@ def summarise(transcript: str) -> str:
             lines.extend(_customer_facts(line.removeprefix("Customer: ")))
         elif line.startswith("Tool result ("):
             name, _, text = line.removeprefix("Tool result (").partition("): ")
-            if name in ("issue_refund", "cancel_order", "change_shipping_address", "open_ticket"):
-                lines.append(_first_sentence(text))
+            tool = registry.get(name)
+            if tool is not None and tool.offline is not None and tool.offline.remember_result:
+                lines.append(first_sentence(text))
         elif line.startswith("Tool error ("):
             _, _, text = line.partition("): ")
-            lines.append("Not done: " + _first_sentence(text))
+            lines.append("Not done: " + first_sentence(text))
     unique = list(dict.fromkeys(lines))
     return "\n".join(f"- {line}" for line in unique[-MAX_SUMMARY_LINES:])
 
@@ -226,32 +176,18 @@ def _customer_facts(text: str) -> list[str]:
     for preference in facts.get("preferences", []):
         found.append(f"The customer prefers {preference}.")
     intent = classify(text, Profile())
-    order_id = (intent.args or {}).get("order_id")
-    verbs = {"issue_refund": "asked for a refund on", "cancel_order": "asked to cancel",
-             "change_shipping_address": "asked to change the address of",
-             "get_order_status": "asked about"}
-    if intent.tool in verbs and order_id:
-        found.append(f"The customer {verbs[intent.tool]} {order_id}.")
-    elif intent.tool == "open_ticket":
-        found.append("The customer asked for a ticket: " + _first_sentence(text))
+    tool = registry.get(intent.tool) if intent.tool else None
+    if tool is not None and tool.offline is not None:
+        note = tool.offline.note_request(Request(text), intent.args or {})
+        if note:
+            found.append(note)
     return found
 
 
-def _order_id(text: str) -> str | None:
-    match = ORDER_ID.search(text)
-    return f"ORD-{match.group(1)}" if match else None
-
-
-def _amount(text: str) -> float | None:
-    match = _AMOUNT.search(text)
-    if not match:
-        return None
-    return float(match.group(1) or match.group(2))
-
-
-def _which_order(verb: str) -> str:
-    return (f"Which order would you like to {verb}? Order numbers look like ORD-1001; say "
-            "'list my orders' to see yours.")
+def _recognisers() -> list[SupportTool]:
+    """The tools the offline model can recognise, most specific first."""
+    tools = [tool for tool in registry.all_tools() if tool.offline is not None]
+    return sorted(tools, key=lambda tool: tool.offline.priority)
 
 
 def _fallback() -> str:
@@ -260,16 +196,11 @@ def _fallback() -> str:
             "about our policies.")
 
 
-def _first_sentence(text: str) -> str:
-    match = re.match(r"(.+?[.!?])(\s|$)", text.strip())
-    return match.group(1) if match else text.strip()
-
-
 def _shorten(text: str, profile: Profile) -> str:
     if not profile.wants_short_answers:
         return text
     first = text.split("\n\n", 1)[0]
-    return first if "\n" in first else _first_sentence(first)
+    return first if "\n" in first else first_sentence(first)
 
 
 def _last_human_text(messages: list[BaseMessage]) -> str:

@@ -13,7 +13,7 @@ from agent.crash import INERT, CrashSwitch
 from agent.domain.shop import Customer, Shop, ShopRuleError
 from agent.nodes.messages import unanswered_tool_calls
 from agent.state import SupportContext, SupportState
-from agent.tools import TOOLS, ToolContext
+from agent.tools import ToolContext, registry
 
 
 def describe_validation_error(error: ValidationError) -> str:
@@ -52,7 +52,7 @@ def make_tool_node(shop: Shop, *, refuse: frozenset[str] = frozenset(),
 
 
 def _run_call(call: dict, context: ToolContext, refuse: frozenset[str]) -> tuple[str, str]:
-    tool = TOOLS.get(call["name"])
+    tool = registry.get(call["name"])
     if tool is None:
         return f"There is no tool called {call['name']!r}.", "error"
     if call["name"] in refuse:

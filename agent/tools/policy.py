@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.domain.policy import search_policy
-from agent.tools.base import SupportTool, ToolContext
+from agent.tools.base import OfflineHints, SupportTool, ToolContext
+from agent.tools.intents import Intent, Request
+from agent.tools.registry import register
 
 
 class PolicyArgs(BaseModel):
@@ -21,9 +25,25 @@ def search_policy_tool(_: ToolContext, args: PolicyArgs) -> str:
     return "\n".join(f"{entry.topic}: {entry.text}" for entry in entries)
 
 
-SEARCH_POLICY = SupportTool(
+def recognise_policy_question(request: Request) -> Intent | None:
+    """'What is your return policy?', 'how long does shipping take?'."""
+    if re.search(r"\bpolicy\b|\breturns?\b|\bwarranty\b|\bshipping\b|\bhow long\b|\bdeliver",
+                 request.lowered):
+        return Intent(tool="search_policy", args={"query": request.reason})
+    return None
+
+
+def word_policy(text: str) -> str:
+    """The entries, introduced as the policy's words."""
+    return f"Here is what our policy says. {text}"
+
+
+SEARCH_POLICY = register(SupportTool(
     "search_policy",
     "Search the shop's policy and FAQ (returns, refunds, cancellations, shipping, warranty).",
     PolicyArgs,
     search_policy_tool,
-)
+    label="Policy search",
+    offline=OfflineHints(priority=70, recognise=recognise_policy_question,
+                         word_result=word_policy),
+))

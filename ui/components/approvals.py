@@ -10,21 +10,19 @@ import streamlit as st
 from agent.views import PendingApproval
 from ui.components.text import ago, plain
 
-ACTION_NAMES = {
-    "issue_refund": "Refund",
-    "cancel_order": "Cancellation",
-    "change_shipping_address": "Address change",
-}
-
 
 def approval_card(pending: PendingApproval) -> dict[str, Any] | None:
     """Draw the request with approve / edit / reject controls; return a decision if taken."""
     key = pending.interrupt_id
     with st.container(border=True):
-        action = ACTION_NAMES.get(pending.action, pending.action)
+        action = pending.label or pending.action
         waited = ago(pending.requested_at, time.time()).replace(" ago", "")
         st.markdown(f"**{action}** for **{plain(pending.customer_name)}** · "
                     f":orange[waiting {waited}]")
+        if pending.summary:
+            st.markdown(plain(pending.summary))
+        if pending.ineligible:
+            st.warning(f"Not possible now: {plain(pending.ineligible)}", icon=":material/warning:")
         st.caption(f"Thread: {plain(pending.thread_title)} ({pending.thread_id})")
         st.json(pending.arguments, expanded=True)
         if pending.excerpt:
