@@ -24,13 +24,13 @@ from langchain_core.messages import (
 from langgraph.types import Command, StateSnapshot
 from pydantic import ValidationError
 
+from agent.core.approval import ApprovalDecision
+from agent.core.memory import PROFILE_KEY, profile_namespace
 from agent.domain.seed import SeedReport, seed_demo_shop
 from agent.domain.shop import Customer, Shop, User, reference
 from agent.domain.users import UserDirectory
 from agent.errors import AccountDisabled, InvalidInput, NotAllowed, NotFound
 from agent.graph import build_graph
-from agent.nodes.approval import ApprovalDecision
-from agent.nodes.memory import PROFILE_KEY, profile_namespace
 from agent.nodes.tools import describe_validation_error
 from agent.persistence.savers import Persistence, open_persistence
 from agent.persistence.threads import ThreadRecord, ThreadRegistry, is_thread_id

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from agent.persistence.db import Session
+from agent.core.db import Session
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
+from agent.core.db import Database, Row, Session
 from agent.domain.users import User, UserDirectory
-from agent.persistence.db import Database, Row, Session
 
 MAX_ADDRESS_CHARS = 200
 

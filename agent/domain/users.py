@@ -11,8 +11,8 @@ import re
 import time
 from dataclasses import dataclass
 
+from agent.core.db import Database, Row
 from agent.errors import InvalidInput, NotFound
-from agent.persistence.db import Database, Row
 
 ROLES = ("customer", "supervisor")
 MAX_NAME_CHARS = 100

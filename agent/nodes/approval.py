@@ -3,36 +3,17 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Literal
+from typing import Any
 
 from langchain_core.messages import AnyMessage, HumanMessage, ToolMessage
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from agent.core.approval import ApprovalDecision
 from agent.nodes.messages import last_human_text, last_tool_calling_message, unanswered_tool_calls
 from agent.state import SupportContext, SupportState
 
 EXCERPT_MESSAGES = 4
-
-
-class ApprovalDecision(BaseModel):
-    """What a supervisor answers: approve, edit (with changed arguments) or reject (with why)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    action: Literal["approve", "edit", "reject"]
-    arguments: dict[str, Any] | None = None
-    reason: str | None = Field(default=None, max_length=1000)
-    decided_by: str | None = None
-
-    @model_validator(mode="after")
-    def _complete(self) -> ApprovalDecision:
-        if self.action == "edit" and not self.arguments:
-            raise ValueError("an 'edit' decision needs the changed arguments")
-        if self.action == "reject" and not (self.reason and self.reason.strip()):
-            raise ValueError("a 'reject' decision needs a reason for the customer")
-        return self
 
 
 def approval_request(call: dict, state: SupportState, context: SupportContext) -> dict[str, Any]:

@@ -6,16 +6,10 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
+from agent.core.memory import PROFILE_KEY, profile_namespace
 from agent.facts import extract_facts, merge_profile
 from agent.nodes.messages import last_human_text
 from agent.state import SupportContext, SupportState
-
-PROFILE_KEY = "profile"
-
-
-def profile_namespace(tenant: str, user_id: str) -> tuple[str, ...]:
-    """Where a customer's long-term memory lives in the store."""
-    return ("customers", tenant, user_id)
 
 
 def load_memory(state: SupportState, runtime: Runtime[SupportContext]) -> dict[str, Any]:

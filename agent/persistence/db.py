@@ -12,44 +12,17 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any
 
+from agent.core.db import Dialect, Row, Session
 from agent.errors import ConfigError, SupportError, Unavailable
 
 if TYPE_CHECKING:  # the driver is loaded by whoever opens PostgreSQL, never by importing this
     import psycopg
     from psycopg_pool import ConnectionPool
 
-Dialect = Literal["sqlite", "postgres"]
-Row = dict[str, Any]
-
 # How long a writer waits for another process's write lock before giving up.
 SQLITE_BUSY_TIMEOUT_SECONDS = 30.0
-
-
-class Session(Protocol):
-    """Runs statements on one connection (inside a transaction when from `transaction()`)."""
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        """Run a statement; return the affected row count."""
-
-    def fetch_all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        """Run a query; return every row as a dict."""
-
-    def fetch_one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        """Run a query; return the first row as a dict, or None."""
-
-
-class Database(Session, Protocol):
-    """A Session that can also open transactions and be closed."""
-
-    dialect: Dialect
-
-    def transaction(self) -> Iterator[Session]:
-        """A context manager: a Session whose statements commit together or not at all."""
-
-    def close(self) -> None:
-        """Release the connection(s)."""
 
 
 def connect_sqlite(path: str | Path, *, autocommit: bool) -> sqlite3.Connection:

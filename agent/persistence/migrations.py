@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from agent.persistence.db import Database, Dialect, Session
+from agent.core.db import Database, Dialect, Session
 
 # A fixed key so that several processes starting at once migrate one at a time (PostgreSQL).
 MIGRATION_LOCK_KEY = 4_242_001

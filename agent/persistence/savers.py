@@ -21,12 +21,11 @@ from langgraph.store.sqlite import SqliteStore
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
+from agent.core.db import Database, Session
 from agent.domain.seed import seed_demo_shop
 from agent.errors import ConfigError, Unavailable
 from agent.persistence.db import (
-    Database,
     PostgresDatabase,
-    Session,
     SqliteDatabase,
     connect_sqlite,
     sqlite_problem,

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from typing import Literal
 
-from agent.persistence.db import Database, Row
+from agent.core.db import Database, Row
 
 # running: a run holds (or held, if its process died) the thread; see agent/turns.py.
 ThreadStatus = Literal["active", "running", "awaiting_approval", "interrupted", "closed"]
