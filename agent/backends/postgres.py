@@ -1,0 +1,103 @@
+"""The PostgreSQL backend: a connection pool shared by checkpointer, store and app tables."""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+
+import psycopg
+from langgraph.checkpoint.postgres import PostgresSaver
+from langgraph.store.postgres import PostgresStore
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from agent.backends.base import Backend, backend_kind, first_start, redis_locks
+from agent.errors import Unavailable
+from agent.persistence.db import PostgresDatabase
+from agent.persistence.locks import PostgresThreadLocks, ThreadLocks
+from agent.persistence.migrations import MIGRATION_LOCK_KEY, migrate
+from agent.persistence.serde import RestrictedSerializer
+from agent.settings import Settings
+
+POOL_CONNECT_TIMEOUT_SECONDS = 10.0
+# How long a request waits for a pooled connection before reporting the database unavailable,
+# and how long one reconnection attempt chain may run (short, so recovery after an outage is
+# quick: the next request starts a fresh attempt).
+POOL_WAIT_SECONDS = 10.0
+POOL_RECONNECT_SECONDS = 10.0
+
+
+@backend_kind("postgres")
+def open_postgres(settings: Settings) -> Backend:
+    """Open the PostgreSQL backend on `settings.postgres_url`."""
+    _probe_postgres(settings)
+    with ExitStack() as stack:
+        pool = _connection_pool(settings, "support-agent", min_size=1)
+        stack.callback(pool.close)
+        try:
+            pool.open(wait=True, timeout=POOL_CONNECT_TIMEOUT_SECONDS)
+        except Exception as exc:
+            raise Unavailable(
+                f"cannot connect to PostgreSQL at {settings.describe()['database']} "
+                f"(SUPPORT_POSTGRES_URL): {_reason(exc)}"
+            ) from None
+        db = PostgresDatabase(pool)
+        try:
+            checkpointer = PostgresSaver(pool, serde=RestrictedSerializer())
+            store = PostgresStore(pool)
+            # LangGraph's setup() migrations are not safe to race; serialise them across
+            # processes.
+            with pool.connection() as conn:
+                conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
+                try:
+                    checkpointer.setup()
+                    store.setup()
+                finally:
+                    conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))
+            migrate(db, on_create=first_start(settings))
+        except psycopg.Error as exc:
+            raise Unavailable(f"PostgreSQL setup failed: {_reason(exc)}") from exc
+        locks = redis_locks(settings) or _advisory_locks(settings, stack)
+        stack.callback(locks.close)
+        return Backend("postgres", checkpointer, store, db, locks, stack.pop_all())
+
+
+def _advisory_locks(settings: Settings, stack: ExitStack) -> ThreadLocks:
+    """Session advisory locks on a pool of their own (a held lock pins its connection)."""
+    lock_pool = _connection_pool(settings, "support-agent-locks", min_size=0)
+    stack.callback(lock_pool.close)
+    lock_pool.open(wait=False)
+    return PostgresThreadLocks(lock_pool)
+
+
+def _connection_pool(settings: Settings, name: str, *, min_size: int) -> ConnectionPool:
+    """A pool as PostgresSaver needs it (autocommit, no server-side prepares, dict rows)."""
+    return ConnectionPool(
+        settings.postgres_url,
+        min_size=min_size,
+        max_size=max(settings.postgres_pool_size, 2),
+        kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
+        # Health check on borrow: a connection broken by a server restart is replaced.
+        check=ConnectionPool.check_connection,
+        timeout=POOL_WAIT_SECONDS,
+        reconnect_timeout=POOL_RECONNECT_SECONDS,
+        open=False,
+        name=name,
+    )
+
+
+def _probe_postgres(settings: Settings) -> None:
+    """Connect once directly, so a wrong URL or a stopped server gets the server's own words."""
+    try:
+        with psycopg.connect(settings.postgres_url, connect_timeout=5):
+            pass
+    except psycopg.Error as exc:
+        raise Unavailable(
+            f"cannot connect to PostgreSQL at {settings.describe()['database']} "
+            f"(SUPPORT_POSTGRES_URL): {_reason(exc)}"
+        ) from None
+
+
+def _reason(exc: BaseException) -> str:
+    cause = exc.__cause__ or exc
+    text = str(cause).strip() or type(cause).__name__
+    return text.splitlines()[0]
