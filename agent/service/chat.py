@@ -1,0 +1,95 @@
+"""Chat: a customer's messages, and resuming what a crash left pending."""
+
+from __future__ import annotations
+
+from langchain_core.messages import HumanMessage
+from langgraph.types import StateSnapshot
+
+from agent.errors import InvalidInput
+from agent.persistence.threads import ThreadRecord
+from agent.service.access import (
+    DEFAULT_TITLE,
+    DeskAccess,
+    clean_title,
+    page_bounds,
+)
+from agent.service.convert import collect
+from agent.text import storable_text
+from agent.turns import (
+    Plan,
+    TurnStream,
+    has_pending_work,
+)
+from agent.views import TurnResult
+
+
+class ChatDesk(DeskAccess):
+    """Chat: customer messages and resuming work a crash left pending."""
+
+    def send_message(self, user_id: str, text: str, *,
+                     thread_id: str | None = None) -> TurnStream:
+        """Send a customer message and stream the turn (a new thread if `thread_id` is None).
+
+        A turn a crash left unfinished on this thread is completed first, in the same stream.
+        """
+        user = self._customer(user_id)
+        text = self._valid_message(text)
+        created = thread_id is None
+        if created:
+            record = self.threads.create(user.tenant, user.user_id, clean_title(text))
+        else:
+            record = self._owned_thread(user, thread_id)
+
+        def prepare(head: StateSnapshot) -> Plan:
+            if head.interrupts:
+                raise InvalidInput("this thread is waiting for a supervisor to decide on a "
+                                   "requested action; you can write again once it is decided")
+            if record.title == DEFAULT_TITLE:
+                self.threads.set_title(record.thread_id, clean_title(text))
+            message = ({"messages": [HumanMessage(text)]}, None)
+            return [(None, None), message] if has_pending_work(head) else [message]
+
+        try:
+            return self.turns.start(record, prepare, discard_if_empty=created)
+        except BaseException:
+            if created:
+                self.threads.delete(record.thread_id)
+            raise
+
+    def ask(self, user_id: str, text: str, *, thread_id: str | None = None) -> TurnResult:
+        """Send a message and wait for the whole turn."""
+        return collect(self.send_message(user_id, text, thread_id=thread_id))
+
+    def resume(self, user_id: str, thread_id: str) -> TurnStream:
+        """Finish the work a crash left pending on a thread (owner or a tenant supervisor)."""
+        record = self._readable_thread(self.user(user_id), thread_id)
+
+        def prepare(head: StateSnapshot) -> Plan:
+            if head.interrupts:
+                self.turns.record_status(record, head)
+                raise InvalidInput("this thread waits for a supervisor's decision, not for a "
+                                   "resume; approve or reject the request")
+            if not has_pending_work(head):
+                self.turns.record_status(record, head)
+                raise InvalidInput("nothing to resume: the thread's last turn finished")
+            return [(None, None)]
+
+        return self.turns.start(record, prepare)
+
+    def interrupted_threads(self, supervisor_id: str, *, limit: int = 100) -> list[ThreadRecord]:
+        """Threads of the supervisor's tenant that a crash left with unfinished work."""
+        supervisor = self._supervisor(supervisor_id)
+        self._reconcile_tenant(supervisor.tenant)
+        return self.threads.list_by_status(supervisor.tenant, "interrupted",
+                                           limit=page_bounds(limit, 0)[0])
+
+
+    def _valid_message(self, text: str) -> str:
+        text = storable_text(text or "", "the message").strip()
+        if not text:
+            raise InvalidInput("the message is empty")
+        limit = self.settings.max_message_chars
+        if len(text) > limit:
+            raise InvalidInput(f"the message is {len(text):,} characters long; the limit is "
+                               f"{limit:,} (SUPPORT_MAX_MESSAGE_CHARS)")
+        return text

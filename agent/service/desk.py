@@ -1,0 +1,76 @@
+"""SupportDesk: the one façade the CLI, the UI, the grader and the demos use.
+
+Every method takes the acting user's id and checks, against the thread registry, that the
+user may touch the thread; a thread that is not theirs is reported as not found. Roles and
+tenants come from the user record, never from the caller. Turns run one at a time per thread
+(agent/turns.py); a turn left unfinished by a crash is resumed before anything else runs.
+Each concern lives in its own module; this class only puts them together.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agent.domain.shop import Shop
+from agent.domain.users import UserDirectory
+from agent.graph import build_graph
+from agent.persistence.savers import Persistence, open_persistence
+from agent.persistence.threads import ThreadRegistry
+from agent.service.approvals import ApprovalDesk
+from agent.service.chat import ChatDesk
+from agent.service.history import HistoryDesk
+from agent.service.people import PeopleDesk
+from agent.service.threads import ThreadDesk
+from agent.settings import Settings, load_settings
+from agent.turns import TurnRunner
+from agent.views import Check
+
+
+class SupportDesk(PeopleDesk, ThreadDesk, ChatDesk, ApprovalDesk, HistoryDesk):
+    """Threads, chat, approvals, history and recovery for the support agent."""
+
+    def __init__(self, settings: Settings, persistence: Persistence, *, model: Any = None):
+        self.settings = settings
+        self.persistence = persistence
+        self.shop = Shop(persistence.db)
+        self.accounts = UserDirectory(persistence.db)
+        self.threads = ThreadRegistry(persistence.db)
+        self.graph = build_graph(checkpointer=persistence.checkpointer, store=persistence.store,
+                                 settings=settings, shop=self.shop, model=model)
+        self.turns = TurnRunner(self.graph, self.threads, persistence.locks, settings,
+                                self._approval)
+
+    @classmethod
+    def open(cls, settings: Settings | None = None, **overrides: Any) -> SupportDesk:
+        """Open the desk on the configured saver (overrides as in `load_settings`)."""
+        settings = settings or load_settings(**overrides)
+        if not settings.model_is_offline:
+            from agent.model.factory import make_chat_model
+
+            make_chat_model(settings)  # a missing key is reported before touching the database
+        persistence = open_persistence(settings)
+        try:
+            return cls(settings, persistence)
+        except BaseException:
+            persistence.close()
+            raise
+
+    def close(self) -> None:
+        """Stop unfinished turns, then release connections and locks."""
+        # A caller may abandon a turn mid-stream (an exception, Ctrl-C, a page rerun). Its
+        # worker threads still use the connections, so they are stopped first.
+        self.turns.close_all()
+        self.persistence.close()
+
+    def __enter__(self) -> SupportDesk:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @staticmethod
+    def diagnose(settings: Settings) -> list[Check]:
+        """Check configuration, database, Redis and model; never raises."""
+        from agent.doctor import run_checks
+
+        return run_checks(settings)
