@@ -20,9 +20,9 @@ import weakref
 from collections.abc import Callable, Generator, Iterator
 from typing import Any, TypeVar
 
-from langchain_core.messages import AIMessage, RemoveMessage, ToolMessage
+from langchain_core.messages import AIMessage, HumanMessage, RemoveMessage, ToolMessage
 from langgraph.graph.state import CompiledStateGraph
-from langgraph.types import StateSnapshot
+from langgraph.types import Command, StateSnapshot
 
 from agent.crash import CrashSwitch
 from agent.errors import NotFound, SupportError, ThreadBusy, Unavailable
@@ -44,8 +44,39 @@ from agent.views import (
 )
 
 T = TypeVar("T")
-# What a turn runs: (graph input, config) pairs in order; config None means the thread's head.
-Plan = list[tuple[Any, dict[str, Any] | None]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """One graph run of a turn: its input, and where it starts (None: the thread's head)."""
+
+    input: Any = None
+    config: dict[str, Any] | None = None
+
+    @classmethod
+    def pending_work(cls) -> Run:
+        """Finish the tasks the head left pending (a crash, an approved call)."""
+        return cls()
+
+    @classmethod
+    def message(cls, text: str) -> Run:
+        """A customer's message, from the head."""
+        return cls({"messages": [HumanMessage(text)]})
+
+    @classmethod
+    def decisions(cls, resume: dict[str, Any]) -> Run:
+        """Supervisors' decisions, by interrupt id, resuming the paused run."""
+        return cls(Command(resume=resume))
+
+    @classmethod
+    def from_checkpoint(cls, config: dict[str, Any]) -> Run:
+        """Run on from a checkpoint (a replay or a fork's branch point)."""
+        return cls(None, config)
+
+
+# What a turn runs, in order; a Planner checks the head state (under the lock) and plans.
+Plan = tuple[Run, ...]
+Planner = Callable[[StateSnapshot], Plan]
 DescribeApproval = Callable[[ThreadRecord, str, dict[str, Any]], PendingApproval]
 
 
@@ -231,7 +262,7 @@ class TurnRunner:
         """The thread's state at its head (or at a checkpoint)."""
         return guarded(lambda: self.graph.get_state(thread_config(thread_id, checkpoint_id)))
 
-    def start(self, record: ThreadRecord, prepare: Callable[[StateSnapshot], Plan], *,
+    def start(self, record: ThreadRecord, prepare: Planner, *,
               discard_if_empty: bool = False) -> TurnStream:
         """Take the lock, let `prepare` check the head state and plan, then stream the plan.
 
@@ -245,7 +276,7 @@ class TurnRunner:
             self.registry.set_status(record.thread_id, "running")
             # The head after `prepare` (a fork writes its branch point there) fences the run.
             fence = Fence(lease, lambda: self.head_id(record.thread_id),
-                          sends_input=any(graph_input is not None for graph_input, _ in plan))
+                          sends_input=any(run.input is not None for run in plan))
         except BaseException:
             lock.close()
             raise
@@ -308,7 +339,8 @@ class TurnRunner:
         context = SupportContext(user_id=record.user_id, tenant=record.tenant)
         finished = False
         try:
-            for graph_input, config in plan:
+            for run in plan:
+                graph_input, config = run.input, run.config
                 fence.check()  # starting a run writes at once (its input checkpoint)
                 stream = self.graph.stream(graph_input, config or thread_config(record.thread_id),
                                            context=context,

@@ -14,14 +14,7 @@ from agent.domain.shop import Customer, Shop, ShopRuleError
 from agent.nodes.messages import unanswered_tool_calls
 from agent.state import SupportContext, SupportState
 from agent.tools import ToolContext, registry
-
-
-def describe_validation_error(error: ValidationError) -> str:
-    """One line per bad field, e.g. "amount: Input should be greater than 0"."""
-    return "; ".join(
-        f"{'.'.join(str(part) for part in e['loc']) or 'arguments'}: {e['msg']}"
-        for e in error.errors()
-    )
+from agent.tools.base import describe_validation_error
 
 
 def make_tool_node(shop: Shop, *, refuse: frozenset[str] = frozenset(),

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from langgraph.types import Command, StateSnapshot
+from langgraph.types import StateSnapshot
 from pydantic import ValidationError
 
 from agent.core.approval import ApprovalDecision
 from agent.domain.shop import Customer, User
 from agent.errors import InvalidInput, NotFound
-from agent.nodes.tools import describe_validation_error
 from agent.persistence.threads import ThreadRecord
 from agent.service.access import (
     DeskAccess,
@@ -18,8 +17,10 @@ from agent.service.access import (
 )
 from agent.text import storable_text
 from agent.tools import registry
+from agent.tools.base import describe_validation_error
 from agent.turns import (
     Plan,
+    Run,
     TurnStream,
 )
 from agent.views import PendingApproval
@@ -65,7 +66,7 @@ class ApprovalDesk(DeskAccess):
                                    "been decided already")
             target = waiting[0]
             checked = self._valid_decision(decision, target, supervisor)
-            return [(Command(resume={target.interrupt_id: checked}), None)]
+            return (Run.decisions({target.interrupt_id: checked}),)
 
         return self.turns.start(record, prepare)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from langchain_core.messages import HumanMessage
 from langgraph.types import StateSnapshot
 
 from agent.errors import InvalidInput
@@ -17,6 +16,7 @@ from agent.service.convert import collect
 from agent.text import storable_text
 from agent.turns import (
     Plan,
+    Run,
     TurnStream,
     has_pending_work,
 )
@@ -46,8 +46,8 @@ class ChatDesk(DeskAccess):
                                    "requested action; you can write again once it is decided")
             if record.title == DEFAULT_TITLE:
                 self.threads.set_title(record.thread_id, clean_title(text))
-            message = ({"messages": [HumanMessage(text)]}, None)
-            return [(None, None), message] if has_pending_work(head) else [message]
+            message = Run.message(text)
+            return (Run.pending_work(), message) if has_pending_work(head) else (message,)
 
         try:
             return self.turns.start(record, prepare, discard_if_empty=created)
@@ -72,7 +72,7 @@ class ChatDesk(DeskAccess):
             if not has_pending_work(head):
                 self.turns.record_status(record, head)
                 raise InvalidInput("nothing to resume: the thread's last turn finished")
-            return [(None, None)]
+            return (Run.pending_work(),)
 
         return self.turns.start(record, prepare)
 

@@ -21,6 +21,7 @@ from agent.service.convert import json_values, to_chat_message
 from agent.text import storable_text
 from agent.turns import (
     Plan,
+    Run,
     TurnStream,
     checkpoint_id_of,
     guarded,
@@ -70,7 +71,7 @@ class HistoryDesk(DeskAccess):
         if not snapshot.next:
             raise InvalidInput(f"checkpoint {checkpoint_id} ends a turn, so there is nothing to "
                                "replay; pick one that shows what runs next")
-        return self.turns.start(record, lambda head: [(None, snapshot.config)])
+        return self.turns.start(record, lambda head: (Run.from_checkpoint(snapshot.config),))
 
     def fork(self, user_id: str, thread_id: str, checkpoint_id: str, text: str) -> TurnStream:
         """Edit the customer message at a checkpoint and continue on a new branch."""
@@ -87,7 +88,7 @@ class HistoryDesk(DeskAccess):
         def prepare(head: StateSnapshot) -> Plan:
             branch = guarded(lambda: self.graph.update_state(
                 snapshot.config, {"messages": [edited]}, as_node="__start__"))
-            return [(None, branch)]
+            return (Run.from_checkpoint(branch),)
 
         return self.turns.start(record, prepare)
 

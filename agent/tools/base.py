@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from agent.domain.shop import Customer, Order, Shop, ShopRuleError, money
 from agent.tools.intents import Intent, Request
@@ -32,6 +32,14 @@ class ToolContext:
     def idempotency_key(self) -> str:
         """Stable across replays of the same tool call in the same thread."""
         return f"{self.thread_id}:{self.tool_call_id}"
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One line per bad field, e.g. "amount: Input should be greater than 0"."""
+    return "; ".join(
+        f"{'.'.join(str(part) for part in e['loc']) or 'arguments'}: {e['msg']}"
+        for e in error.errors()
+    )
 
 
 def _as_is(text: str) -> str:
