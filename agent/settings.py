@@ -19,8 +19,20 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from agent.errors import ConfigError
 
-SaverKind = Literal["memory", "sqlite", "postgres"]
+SaverKind = str  # the name of a module in agent/backends/ (see saver_kinds)
+_BACKENDS_DIR = Path(__file__).resolve().parent / "backends"
+_PREFERRED_ORDER = ("memory", "sqlite", "postgres")
 BusyPolicy = Literal["wait", "fail"]
+
+
+
+def saver_kinds() -> tuple[str, ...]:
+    """The saver kinds there are: one module each in agent/backends/ (listed, not imported)."""
+    found = {path.stem for path in _BACKENDS_DIR.glob("*.py")} - {"__init__", "base"}
+    return tuple(sorted(found, key=lambda kind: (kind not in _PREFERRED_ORDER,
+                                                  _PREFERRED_ORDER.index(kind)
+                                                  if kind in _PREFERRED_ORDER else 0, kind)))
+
 
 _MODEL_PATTERN = re.compile(r"^(offline|openai:[\w.\-/:]+)$")
 
@@ -87,6 +99,14 @@ class Settings(BaseSettings):
 
     # Crash injection for tests and the crash-and-resume demo (agent/crash.py); unset = inert.
     crash_at: str | None = None
+
+    @field_validator("saver")
+    @classmethod
+    def _known_saver(cls, value: str) -> str:
+        kinds = saver_kinds()
+        if value not in kinds:
+            raise ValueError(f"use one of {', '.join(kinds)} (one per module in agent/backends/)")
+        return value
 
     @field_validator("model")
     @classmethod

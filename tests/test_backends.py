@@ -37,7 +37,7 @@ def test_a_saver_kind_is_one_registered_opener(make_settings: Callable[..., Sett
     @backend_kind("scratch")
     def open_scratch(settings: Settings) -> Backend:
         opened.append(settings.saver)
-        return _OPENERS["memory"](settings)
+        return open_backend(settings.model_copy(update={"saver": "memory"}))
 
     try:
         settings = make_settings("memory").model_copy(update={"saver": "scratch"})

@@ -2,7 +2,7 @@
 
 Each module (`memory`, `sqlite`, `postgres`) opens its checkpointer, store, app database and
 locks, hands over a complete `Backend`, and registers itself with `@backend_kind`. Adding a
-saver kind is one module here (and the kind's name in `Settings.saver`).
+saver kind is one module here: settings accept every module of this package as a kind.
 """
 
 from agent.backends.base import Backend, open_backend
