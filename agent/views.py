@@ -7,7 +7,9 @@ from typing import Any, Literal
 
 from agent.persistence.threads import ThreadRecord
 
-Role = Literal["customer", "assistant", "tool", "system"]
+# "staff": a supervisor writing in the thread in their own name (a handoff, or a reply given
+# instead of an approval decision); `ChatMessage.author` names them.
+Role = Literal["customer", "assistant", "staff", "tool", "system"]
 
 
 @dataclass(frozen=True)
@@ -20,6 +22,37 @@ class ChatMessage:
     tool_calls: list[dict[str, Any]] = field(default_factory=list)  # [{"name", "args", "id"}]
     tool_name: str | None = None
     ok: bool = True
+    author: str | None = None  # the person who wrote a "staff" message (display name)
+    # What a tool call does, in words a customer reads ("Checking order ORD-1002"); one
+    # entry per tool call of an assistant message, in order.
+    progress: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EditField:
+    """One argument a supervisor may change on a request, as a typed form field."""
+
+    name: str  # the tool argument (never shown to people)
+    label: str  # "Amount to refund"
+    kind: Literal["money", "text", "long_text"]
+    value: Any  # the current value (None when the request left it out)
+    maximum: float | None = None  # for money: the most this action may take
+    help: str = ""
+
+
+@dataclass(frozen=True)
+class OrderFacts:
+    """What a supervisor checks about the order a request names."""
+
+    order_id: str
+    items: tuple[str, ...]  # "Trail hiking boots ($129.00)", "2 x Tent stakes ($30.00)"
+    amount_cents: int
+    status: str
+    placed_at: str
+    delivered_at: str | None
+    refunded_cents: int
+    earlier_refunds: tuple[str, ...]  # "$20.00 on 2026-11-20 (REF-1A2B3C4D): leaking"
+    shipping_address: str = ""
 
 
 @dataclass(frozen=True)
@@ -42,6 +75,15 @@ class PendingApproval:
     label: str = ""  # the tool's label for people ("Refund")
     summary: str = ""  # the request with its order's item, amount and status
     ineligible: str = ""  # why the order cannot take the request now; "" when it can
+    order: OrderFacts | None = None
+    # Exactly what approving does, amounts spelled out ("Refunds $129.00: the full amount
+    # still refundable on ORD-1001").
+    effect: str = ""
+    policy: str = ""  # what the shop's policy says about this kind of action
+    edit_fields: tuple[EditField, ...] = ()  # what "edit" may change, typed
+    # The request as the customer's waiting notice names it ("a refund of $129.00 on
+    # ORD-1001").
+    in_words: str = ""
 
 
 @dataclass(frozen=True)
@@ -81,6 +123,8 @@ class CheckpointInfo:
     size_bytes: int
     can_fork: bool  # the newest message is a customer message, which a fork may edit
     awaiting_approval: bool
+    message: str = ""  # the customer message this step belongs to (the newest one)
+    in_words: str = ""  # what the step did, for a customer ("The assistant checked ORD-1002")
 
 
 @dataclass(frozen=True)
@@ -114,6 +158,7 @@ class ToolCallEvent:
     name: str
     arguments: dict[str, Any]
     needs_approval: bool
+    progress: str = ""  # in a customer's words: "Checking order ORD-1002"
 
 
 @dataclass(frozen=True)
