@@ -118,6 +118,42 @@ MIGRATIONS: tuple[Migration, ...] = (
         # Sign-in through an identity provider finds the account by e-mail, whatever its case.
         "CREATE UNIQUE INDEX support_users_by_email ON support_users (lower(email))",
     )),
+    Migration(5, "delivery dates, the audit trail of decisions, and customer feedback", _run_sql(
+        "ALTER TABLE support_orders ADD COLUMN delivered_at TEXT",
+        # One row per decision or handoff step. The key (thread + tool call or message) makes a
+        # step that runs again after a crash find its row instead of writing a second one.
+        """CREATE TABLE support_audit (
+            audit_id {identity_pk},
+            idempotency_key TEXT NOT NULL UNIQUE,
+            tenant TEXT NOT NULL,
+            thread_id TEXT,
+            customer_id TEXT NOT NULL,
+            actor_id TEXT NOT NULL,
+            action TEXT NOT NULL,
+            tool TEXT,
+            before_args TEXT,
+            after_args TEXT,
+            reason TEXT NOT NULL DEFAULT '',
+            outcome TEXT NOT NULL,
+            ok INTEGER NOT NULL DEFAULT 1,
+            created_at DOUBLE PRECISION NOT NULL
+        )""",
+        "CREATE INDEX support_audit_by_tenant ON support_audit (tenant, created_at)",
+        # A thumbs up/down per reply, a 1-5 rating per closed conversation ('' message id);
+        # rating again replaces the earlier score.
+        """CREATE TABLE support_feedback (
+            tenant TEXT NOT NULL,
+            thread_id TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            message_id TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('reply', 'conversation')),
+            score INTEGER NOT NULL,
+            comment TEXT NOT NULL DEFAULT '',
+            created_at DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (thread_id, user_id, message_id)
+        )""",
+        "CREATE INDEX support_feedback_by_tenant ON support_feedback (tenant, created_at)",
+    )),
 )
 
 
