@@ -86,11 +86,23 @@ class SupportTool:
     # Why the order cannot take this request now, or None when it can.
     eligibility: Callable[[Order, dict[str, Any]], str | None] | None = None
     offline: OfflineHints | None = None
+    # What a call does, in a customer's words ("Checking order ORD-1002"), given its arguments.
+    progress: Callable[[dict[str, Any]], str] | None = None
 
     @property
     def title(self) -> str:
         """The label people see."""
         return self.label or self.name
+
+    def progress_words(self, arguments: dict[str, Any]) -> str:
+        """What a call with these arguments does, for a customer watching it happen."""
+        if self.progress is not None:
+            return self.progress(arguments)
+        return f"{self.title}"
+
+    def refusal(self, shop: Shop, customer: Customer, arguments: dict[str, Any]) -> str | None:
+        """Why this request can never succeed as asked (told to the customer), or None."""
+        return self.describe_request(shop, customer, arguments)[1] or None
 
     def describe_request(self, shop: Shop, customer: Customer,
                          arguments: dict[str, Any]) -> tuple[str, str]:
