@@ -35,6 +35,10 @@ CRASH_POINTS = [
     "after:approval",
     "after:actions",
     "after:remember",
+    "after:screen",        # a refund refused before approval
+    "after:person",        # a supervisor's message, a customer's during a handoff, a hand-back
+    "after:person#3",
+    "tool:ask_for_person",
     "tool:issue_refund",   # the refund is committed, its checkpoint is not
     "tool:open_ticket",
     "summarize",           # the summary is written, not yet saved
@@ -104,8 +108,8 @@ def test_the_script_reaches_every_node_and_point(tmp_path):
     with SupportDesk.open(saver="memory", **SCRIPT_SETTINGS) as desk:
         thread_id = run_script(desk, tmp_path / "progress.json")
         writers = {w for c in desk.history("sam", thread_id, limit=200) for w in c.written_by}
-    assert {"load_memory", "prune", "summarize", "agent", "tools", "approval", "actions",
-            "remember"} <= writers
+    assert {"load_memory", "prune", "summarize", "agent", "tools", "screen", "approval",
+            "actions", "remember", "person"} <= writers
 
 
 @pytest.mark.parametrize("saver", DURABLE)

@@ -6,12 +6,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import date
 from functools import partial
 from pathlib import Path
 
 import pytest
 
-from agent.domain.seed import ORDERS, USERS
+from agent.domain.seed import ORDERS, USERS, seed_demo_shop
 from agent.domain.shop import MAX_ADDRESS_CHARS, Customer, Shop, ShopRuleError, reference
 from agent.persistence.migrations import MIGRATIONS, migrate, schema_version
 from agent.persistence.savers import Persistence, open_persistence
@@ -129,6 +130,35 @@ def test_every_seed_order_is_complete(shop: Shop) -> None:
         assert order.refunded_cents == 0
     assert {order.status for order in orders} == {"processing", "shipped", "delivered",
                                                   "cancelled"}
+
+
+def test_delivered_seed_orders_have_a_delivery_date(shop: Shop) -> None:
+    """A supervisor judging a return needs the delivery date: a few days after the order."""
+    orders = [order for user in shop.list_users()
+              for order in shop.list_orders(Customer(user.tenant, user.user_id))]
+    for order in orders:
+        if order.status == "delivered":
+            assert order.delivered_at is not None, order.order_id
+            days = (date.fromisoformat(order.delivered_at)
+                    - date.fromisoformat(order.placed_at)).days
+            assert 1 <= days <= 10, order.order_id
+        else:
+            assert order.delivered_at is None, order.order_id
+
+
+def test_seeding_again_dates_demo_orders_seeded_before_dates_existed(shop: Shop) -> None:
+    """A database seeded before orders had a delivery date gets the demo dates on the next
+    `seed --demo`, which still reports that it added nothing; other orders keep theirs."""
+    shop.db.execute("UPDATE support_orders SET delivered_at = NULL")
+    shop.db.execute("UPDATE support_orders SET delivered_at = '2026-12-24', status = 'delivered'"
+                    " WHERE order_id = ?", (JACKET,))
+    shop.db.execute("UPDATE support_orders SET status = 'shipped' WHERE order_id = 'ORD-1101'")
+    with shop.db.transaction() as session:
+        report = seed_demo_shop(session)
+    assert (report.users_added, report.orders_added) == ((), ())
+    assert shop.get_order(ALICE, BOOTS).delivered_at == "2026-10-06"
+    assert shop.get_order(ALICE, JACKET).delivered_at == "2026-12-24"  # not a demo date
+    assert shop.get_order(BOB, "ORD-1101").delivered_at is None  # no longer delivered
 
 
 # --- scoping -------------------------------------------------------------------------------------

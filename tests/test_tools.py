@@ -84,7 +84,7 @@ def test_safe_and_sensitive_split_matches_the_registry() -> None:
     assert set(SENSITIVE_TOOL_NAMES) == {"issue_refund", "cancel_order",
                                          "change_shipping_address"}
     assert set(SAFE_TOOL_NAMES) == {"list_orders", "get_order_status", "search_policy",
-                                    "open_ticket"}
+                                    "open_ticket", "ask_for_person"}
 
 
 # --- argument validation --------------------------------------------------------------------------

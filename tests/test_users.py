@@ -8,6 +8,7 @@ The CLI runs as real processes on real databases (see tests/test_cli.py's `Cli`)
 
 from __future__ import annotations
 
+import json
 import secrets
 import subprocess
 import sys
@@ -20,7 +21,7 @@ import pytest
 from support.services import ADMIN_URL, START_POSTGRES, missing_service
 from test_cli import Cli
 
-from agent.domain.seed import ORDERS, USERS, seed_demo_shop
+from agent.domain.seed import ORDERS, USERS
 from agent.errors import AccountDisabled, InvalidInput, NotAllowed, NotFound
 from agent.persistence.db import SqliteDatabase
 from agent.persistence.migrations import MIGRATIONS
@@ -185,13 +186,32 @@ def test_database_seeded_by_the_old_migration_keeps_its_demo_data(
             migration.apply(session, "sqlite")
             session.execute("INSERT INTO support_migrations VALUES (?, ?, 0)",
                             (migration.version, migration.description))
-        seed_demo_shop(session)  # what the old migration 2 did
+        old_migration_2_seed(session)
     old.close()
     with SupportDesk.open(make_settings("sqlite", sqlite_path=path, seed_demo=False)) as desk:
         assert user_ids(desk) == DEMO_USERS
         assert count(desk, "support_orders") == len(ORDERS)
         assert not desk.user("alice").disabled
         assert desk.seed_demo().users_added == ()
+
+
+def old_migration_2_seed(session) -> None:
+    """What the old migration 2 wrote: the demo users and orders, in the columns of its day."""
+    tenant_of = {user.user_id: user.tenant for user in USERS}
+    for user in USERS:
+        session.execute("INSERT INTO support_users (user_id, tenant, display_name, email, role)"
+                        " VALUES (?, ?, ?, ?, ?)", (user.user_id, user.tenant, user.display_name,
+                                                    user.email, user.role))
+    for order in ORDERS:
+        items = [{"sku": sku, "name": name, "qty": qty, "price_cents": price}
+                 for sku, name, qty, price in order.items]
+        session.execute(
+            "INSERT INTO support_orders (order_id, tenant, customer_id, items, amount_cents,"
+            " currency, status, carrier, tracking_number, shipping_address, placed_at,"
+            " updated_at) VALUES (?, ?, ?, ?, ?, 'USD', ?, ?, ?, ?, ?, 0)",
+            (order.order_id, tenant_of[order.customer_id], order.customer_id, json.dumps(items),
+             order.amount_cents, order.status, order.carrier, order.tracking_number,
+             order.shipping_address, order.placed_at))
 
 
 def test_seed_does_not_give_demo_orders_to_a_real_user_with_a_demo_id(

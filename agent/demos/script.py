@@ -2,7 +2,9 @@
 
 It touches every node and crash point: a remembered name, a tool turn, a refund that waits
 for approval and is approved, a ticket, a policy question, a cancellation that is rejected,
-a long message that makes the thread prune and summarise, and a question about the name.
+a refund refused before anyone is asked, a handoff to a person (who writes, and hands the
+thread back), a long message that makes the thread prune and summarise, and a question about
+the name.
 
 Progress lives in a small JSON file (the thread id and how many steps are done); a step that
 was under way when the process died is finished from the thread's own state: a message that
@@ -37,11 +39,14 @@ class Step:
     actor: str
     text: str = ""
     decision: dict[str, Any] | None = None
+    hand_back: bool = False  # the supervisor hands the thread back to the assistant
 
     @property
     def describe(self) -> str:
         if self.decision:
             return f"{self.actor} decides: {json.dumps(self.decision)}"
+        if self.hand_back:
+            return f"{self.actor} hands the thread back to the assistant"
         shown = self.text if len(self.text) < 80 else self.text[:77] + "..."
         return f"{self.actor}: {shown}"
 
@@ -55,6 +60,11 @@ SCRIPT: tuple[Step, ...] = (
     Step(CUSTOMER, "What is your return policy?"),
     Step(CUSTOMER, "Cancel ORD-1003 please"),
     Step(SUPERVISOR, decision={"action": "reject", "reason": "the parcel is already packed"}),
+    Step(CUSTOMER, "Then please refund ORD-1003"),
+    Step(CUSTOMER, "Can I talk to a person please?"),
+    Step(SUPERVISOR, "Hi Alice, Sam from the support team here. How can I help?"),
+    Step(CUSTOMER, "Just checking the tent will still come"),
+    Step(SUPERVISOR, hand_back=True),
     Step(CUSTOMER, LONG_MESSAGE),
     Step(CUSTOMER, "What's my name?"),
 )
@@ -98,10 +108,18 @@ def _finish_step(desk: SupportDesk, thread_id: str, index: int, step: Step,
         if view.pending_approvals:
             _relay(desk.decide_approval(step.actor, thread_id, step.decision), report)
         return
-    customer_said = [m.text for m in view.messages if m.role == "customer"]
-    if customer_said and customer_said[-1] == step.text:
+    if step.hand_back:
+        if view.handoff is not None:  # not handed back before the crash
+            _relay(desk.hand_back(step.actor, thread_id), report)
+        return
+    role = "staff" if step.actor == SUPERVISOR else "customer"
+    said = [m.text for m in view.messages if m.role == role]
+    if said and said[-1] == step.text:
         return  # the message reached a checkpoint before the crash and its turn is now done
-    _relay(desk.send_message(step.actor, step.text, thread_id=thread_id), report)
+    if role == "staff":
+        _relay(desk.reply_as_staff(step.actor, thread_id, step.text), report)
+    else:
+        _relay(desk.send_message(step.actor, step.text, thread_id=thread_id), report)
 
 
 def _relay(events: Iterable[ChatEvent], report: Report) -> None:

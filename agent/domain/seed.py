@@ -32,6 +32,7 @@ class SeedOrder:
     tracking_number: str | None
     shipping_address: str
     placed_at: str  # ISO date
+    delivered_at: str | None = None  # ISO date, for delivered orders
 
     @property
     def amount_cents(self) -> int:
@@ -52,20 +53,23 @@ USERS: tuple[SeedUser, ...] = (
 
 ORDERS: tuple[SeedOrder, ...] = (
     SeedOrder("ORD-1001", "alice", (("BOOT-42", "Trail hiking boots", 1, 12900),), "delivered",
-              "UPS", "1Z999AA10123456784", "12 Elm Street, Springfield", "2026-10-02"),
+              "UPS", "1Z999AA10123456784", "12 Elm Street, Springfield", "2026-10-02",
+              "2026-10-06"),
     SeedOrder("ORD-1002", "alice", (("JKT-RAIN", "Packable rain jacket", 1, 5450),), "shipped",
               "UPS", "1Z999AA10123456791", "12 Elm Street, Springfield", "2026-11-12"),
     SeedOrder("ORD-1003", "alice", (("TENT-2P", "Two-person tent", 1, 21000),
                                     ("STAKE-AL", "Aluminium tent stakes", 2, 1500)),
               "processing", None, None, "12 Elm Street, Springfield", "2026-11-18"),
     SeedOrder("ORD-1101", "bob", (("PACK-30", "30 L daypack", 1, 8900),), "delivered",
-              "FedEx", "771234567890", "4 Harbour Road, Shelbyville", "2026-09-21"),
+              "FedEx", "771234567890", "4 Harbour Road, Shelbyville", "2026-09-21",
+              "2026-09-24"),
     SeedOrder("ORD-1102", "bob", (("SOCK-3", "Merino socks, 3 pairs", 2, 2400),), "processing",
               None, None, "4 Harbour Road, Shelbyville", "2026-11-17"),
     SeedOrder("ORD-1201", "carol", (("BOTTLE-1L", "Insulated bottle 1 L", 2, 3200),), "shipped",
               "USPS", "9400111899223334445566", "77 Lake View, Capital City", "2026-11-10"),
     SeedOrder("ORD-2001", "dave", (("HDP-X1", "Noise-cancelling headphones", 1, 19900),),
-              "delivered", "DHL", "JD014600003828375522", "9 Mill Lane, Ogdenville", "2026-10-15"),
+              "delivered", "DHL", "JD014600003828375522", "9 Mill Lane, Ogdenville", "2026-10-15",
+              "2026-10-20"),
     SeedOrder("ORD-2002", "dave", (("CBL-USB-C", "USB-C cable 2 m", 3, 1299),), "processing",
               None, None, "9 Mill Lane, Ogdenville", "2026-11-19"),
     SeedOrder("ORD-2101", "erin", (("KBD-MX", "Mechanical keyboard", 1, 11900),), "shipped",
@@ -117,11 +121,22 @@ def seed_demo_shop(session: Session) -> SeedReport:
         ]
         if session.execute(
             "INSERT INTO support_orders (order_id, tenant, customer_id, items, amount_cents,"
-            " currency, status, carrier, tracking_number, shipping_address, placed_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0) ON CONFLICT DO NOTHING",
+            " currency, status, carrier, tracking_number, shipping_address, placed_at,"
+            " delivered_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0) ON CONFLICT DO NOTHING",
             (order.order_id, tenant_of[order.customer_id], order.customer_id, json.dumps(items),
              order.amount_cents, _CURRENCY, order.status, order.carrier, order.tracking_number,
-             order.shipping_address, order.placed_at),
+             order.shipping_address, order.placed_at, order.delivered_at),
         ):
             orders.append(order.order_id)
+        elif order.delivered_at:
+            # Seeded before orders had a delivery date (migration 5): give the demo order its
+            # date, if it is still that demo order, delivered and undated. Not reported as added.
+            session.execute(
+                "UPDATE support_orders SET delivered_at = ? WHERE order_id = ? AND tenant = ?"
+                " AND customer_id = ? AND placed_at = ? AND status = 'delivered'"
+                " AND delivered_at IS NULL",
+                (order.delivered_at, order.order_id, tenant_of[order.customer_id],
+                 order.customer_id, order.placed_at),
+            )
     return SeedReport(tuple(added), tuple(orders), tuple(skipped))

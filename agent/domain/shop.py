@@ -12,14 +12,24 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from agent.core.db import Database, Row, Session
+from agent.domain.audit import AuditLog, AuditRecord
+from agent.domain.rules import (
+    MAX_ADDRESS_CHARS as MAX_ADDRESS_CHARS,  # re-exported: where callers have always found it
+)
+from agent.domain.rules import (
+    address_refusal,
+    cancel_refusal,
+    money,
+    refund_refusal,
+    refundable_cents,
+    tidy_address,
+)
 from agent.domain.users import User, UserDirectory
-
-MAX_ADDRESS_CHARS = 200
 
 
 class ShopRuleError(Exception):
@@ -48,6 +58,7 @@ class Order:
     shipping_address: str
     placed_at: str
     refunded_cents: int
+    delivered_at: str | None = None  # ISO date; None until delivered (or not recorded)
 
     @property
     def description(self) -> str:
@@ -72,11 +83,6 @@ class LedgerEntry:
     created_at: float
 
 
-def money(cents: int) -> str:
-    """Format cents as dollars, e.g. 5450 -> '$54.50'."""
-    return f"${cents / 100:,.2f}"
-
-
 def to_cents(amount: float | str | None) -> int | None:
     """Dollars (as the model writes them) to whole cents; None stays None."""
     if amount is None:
@@ -93,7 +99,7 @@ def to_cents(amount: float | str | None) -> int | None:
 
 _ORDER_SQL = (
     "SELECT o.order_id, o.tenant, o.customer_id, o.items, o.amount_cents, o.currency, o.status,"
-    " o.carrier, o.tracking_number, o.shipping_address, o.placed_at,"
+    " o.carrier, o.tracking_number, o.shipping_address, o.placed_at, o.delivered_at,"
     " COALESCE((SELECT SUM(l.amount_cents) FROM support_ledger l WHERE l.order_id = o.order_id"
     "   AND l.kind IN ('refund', 'cancellation')), 0) AS refunded_cents"
     " FROM support_orders o"
@@ -188,79 +194,59 @@ class Shop:
     # --- side effects, exactly once per key --------------------------------------------------
 
     def issue_refund(self, customer: Customer, order_id: str, amount: float | None,
-                     reason: str, *, key: str, thread_id: str | None = None) -> str:
+                     reason: str, *, key: str, thread_id: str | None = None,
+                     audit: AuditRecord | None = None) -> str:
         """Refund part or all of a shipped or delivered order."""
         def apply(session: Session) -> str:
             order = self._locked_order(session, customer, order_id, key)
-            if order.status == "processing":
-                raise ShopRuleError(f"{order.order_id} has not shipped yet, so there is nothing "
-                                    "to refund; it can be cancelled instead.")
-            if order.status == "cancelled":
-                raise ShopRuleError(f"{order.order_id} was cancelled and refunded in full already.")
-            remaining = order.amount_cents - order.refunded_cents
-            if remaining <= 0:
-                raise ShopRuleError(f"{order.order_id} has been refunded in full already.")
-            cents = remaining if amount is None else to_cents(amount)
-            if cents is None or cents <= 0:
-                raise ShopRuleError("A refund must be a positive amount.")
-            if cents > remaining:
-                raise ShopRuleError(
-                    f"A refund of {money(cents)} is more than the {money(remaining)} still "
-                    f"refundable on {order.order_id} (order total {money(order.amount_cents)})."
-                )
+            asked = to_cents(amount)
+            refused = refund_refusal(order, asked)
+            if refused:
+                raise ShopRuleError(refused)
+            cents = refundable_cents(order) if asked is None else asked
             return self._record(session, customer, order, "refund", cents,
-                                {"reason": reason}, key, thread_id, lambda ref: (
+                                {"reason": reason}, key, thread_id, audit, lambda ref: (
                 f"Refunded {money(cents)} on {order.order_id} (reference {ref}). It reaches the "
                 "original payment method in 3-5 business days."))
         return self._once(key, apply)
 
     def cancel_order(self, customer: Customer, order_id: str, reason: str, *, key: str,
-                     thread_id: str | None = None) -> str:
+                     thread_id: str | None = None, audit: AuditRecord | None = None) -> str:
         """Cancel an order that has not shipped, refunding what was paid."""
         def apply(session: Session) -> str:
             order = self._locked_order(session, customer, order_id, key)
-            if order.status != "processing":
-                advice = {
-                    "shipped": "it is already on its way; once it arrives it can be returned "
-                               "for a refund",
-                    "delivered": "it was delivered; ask for a refund instead",
-                    "cancelled": "it is cancelled already",
-                }[order.status]
-                raise ShopRuleError(f"{order.order_id} cannot be cancelled: {advice}.")
+            refused = cancel_refusal(order)
+            if refused:
+                raise ShopRuleError(refused)
             session.execute(
                 "UPDATE support_orders SET status = 'cancelled', updated_at = ? WHERE order_id = ?",
                 (time.time(), order.order_id),
             )
-            cents = order.amount_cents - order.refunded_cents
+            cents = refundable_cents(order)
             return self._record(session, customer, order, "cancellation", cents,
-                                {"reason": reason}, key, thread_id, lambda ref: (
+                                {"reason": reason}, key, thread_id, audit, lambda ref: (
                 f"Cancelled {order.order_id} (reference {ref}); {money(cents)} goes back to the "
                 "original payment method."))
         return self._once(key, apply)
 
     def change_shipping_address(self, customer: Customer, order_id: str, new_address: str, *,
-                                key: str, thread_id: str | None = None) -> str:
+                                key: str, thread_id: str | None = None,
+                                audit: AuditRecord | None = None) -> str:
         """Send a processing order to a different address."""
-        address = " ".join(new_address.split())
+        address = tidy_address(new_address)
 
         def apply(session: Session) -> str:
             order = self._locked_order(session, customer, order_id, key)
-            if not address:
-                raise ShopRuleError("The new address is empty.")
-            if len(address) > MAX_ADDRESS_CHARS:
-                raise ShopRuleError(f"The new address is longer than {MAX_ADDRESS_CHARS} "
-                                    "characters.")
-            if order.status != "processing":
-                raise ShopRuleError(f"{order.order_id} is {order.status} already, so its address "
-                                    "can no longer be changed here.")
-            if address == order.shipping_address:
-                raise ShopRuleError(f"{order.order_id} already ships to {address}.")
+            refused = address_refusal(order, address)
+            if refused:
+                raise ShopRuleError(refused)
             session.execute(
                 "UPDATE support_orders SET shipping_address = ?, updated_at = ? WHERE order_id = ?",
                 (address, time.time(), order.order_id),
             )
             return self._record(session, customer, order, "address_change", 0,
-                                {"old": order.shipping_address, "new": address}, key, thread_id,
+                                {"old": order.shipping_address, "new": address}, key,
+                                thread_id, audit,
                                 lambda ref: f"{order.order_id} will now ship to {address} "
                                             f"(reference {ref}).")
         return self._once(key, apply)
@@ -317,7 +303,7 @@ class Shop:
 
     def _record(self, session: Session, customer: Customer, order: Order, kind: str,
                 cents: int, details: dict[str, Any], key: str, thread_id: str | None,
-                describe: Callable[[str], str]) -> str:
+                audit: AuditRecord | None, describe: Callable[[str], str]) -> str:
         result = describe(reference(key))
         inserted = session.execute(
             "INSERT INTO support_ledger (idempotency_key, tenant, customer_id, order_id, kind,"
@@ -328,6 +314,9 @@ class Shop:
         )
         if not inserted:
             raise _AlreadyRecorded
+        if audit is not None:
+            # The supervisor's decision and the change it allowed commit together, or neither.
+            AuditLog(self.db).record(replace(audit, outcome=result, ok=True), session=session)
         return result
 
 

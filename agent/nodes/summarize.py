@@ -14,6 +14,7 @@ from langchain_core.messages import (
     ToolMessage,
 )
 
+from agent.core.handoff import staff_author
 from agent.crash import INERT, CrashSwitch
 from agent.nodes.messages import split_system, turn_starts
 from agent.prompts import SUMMARY_PROMPT
@@ -46,6 +47,8 @@ def render_transcript(summary: str, messages: list[AnyMessage]) -> str:
         text = " ".join(message.text.split())
         if isinstance(message, HumanMessage):
             lines.append(f"Customer: {text}")
+        elif (author := staff_author(message)) is not None:
+            lines.append(f"Support team ({author['name']}): {text}")
         elif isinstance(message, AIMessage):
             if text:
                 lines.append(f"Assistant: {text}")

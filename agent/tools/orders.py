@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.domain.shop import money
-from agent.tools.base import OfflineHints, SupportTool, ToolContext
+from agent.tools.base import OfflineHints, SupportTool, ToolContext, named_order
 from agent.tools.intents import Intent, Request
 from agent.tools.registry import register
 
@@ -83,6 +83,7 @@ LIST_ORDERS = register(SupportTool(
     label="Order list",
     offline=OfflineHints(priority=60, recognise=recognise_order_list,
                          word_result=word_order_list),
+    progress=lambda args: "Looking up your orders",
 ))
 GET_ORDER_STATUS = register(SupportTool(
     "get_order_status",
@@ -92,4 +93,6 @@ GET_ORDER_STATUS = register(SupportTool(
     label="Order status",
     offline=OfflineHints(priority=50, recognise=recognise_order_question,
                          note_request=_asked_about),
+    progress=lambda args: (f"Checking order {named_order(args)}" if named_order(args)
+                           else "Checking your order"),
 ))

@@ -29,7 +29,7 @@ def recognise_policy_question(request: Request) -> Intent | None:
     """'What is your return policy?', 'how long does shipping take?'."""
     if re.search(r"\bpolicy\b|\breturns?\b|\bwarranty\b|\bshipping\b|\bhow long\b|\bdeliver",
                  request.lowered):
-        return Intent(tool="search_policy", args={"query": request.reason})
+        return Intent(tool="search_policy", args={"query": request.whole})
     return None
 
 
@@ -46,4 +46,5 @@ SEARCH_POLICY = register(SupportTool(
     label="Policy search",
     offline=OfflineHints(priority=70, recognise=recognise_policy_question,
                          word_result=word_policy),
+    progress=lambda args: "Checking our policy",
 ))

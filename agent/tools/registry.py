@@ -93,6 +93,17 @@ def label(name: str) -> str:
     return tool.title if tool else name
 
 
+def progress_words(call: dict[str, Any]) -> str:
+    """What a tool call does, in a customer's words (never its name or arguments)."""
+    tool = get(call["name"])
+    if tool is None:
+        return "Working on it"
+    try:
+        return tool.progress_words(dict(call.get("args") or {}))
+    except Exception:  # wording must never break a turn; say something true instead
+        return tool.title
+
+
 class _Tools(Mapping[str, SupportTool]):
     """A live, read-only view of the registry by name."""
 

@@ -49,4 +49,5 @@ OPEN_TICKET = register(SupportTool(
     offline=OfflineHints(priority=40, recognise=recognise_ticket, word_result=_done,
                          remember_result=True,
                          note_request=note_ticket),
+    progress=lambda args: "Opening a ticket for our team",
 ))
