@@ -1,13 +1,17 @@
 """The support agent graph, one turn read top to bottom.
 
     START -> load_memory -> [prune] -> [summarize] -> agent
+    START -> person -> END                   (a person handles the thread: the assistant waits)
     agent -> tools -> agent                  (only safe tools asked for)
-    agent -> approval -> actions -> agent    (a refund, cancellation or address change)
+    agent -> screen -> approval -> actions -> agent
+                                             (a refund, cancellation or address change: what
+                                              can never succeed is refused before approval)
     agent -> [remember] -> END               (the reply; remember only if new facts)
 
 Bracketed nodes run only when their condition holds, so a short turn writes no extra
-checkpoint. The graph is given its checkpointer, store, shop and model; it never opens a
-database or imports the UI.
+checkpoint. A supervisor's message, or a customer's while a person handles the thread, goes to
+`person` instead of the assistant. The graph is given its checkpointer, store, shop and model;
+it never opens a database or imports the UI.
 """
 
 from __future__ import annotations
@@ -24,13 +28,16 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.store.base import BaseStore
 
 from agent.crash import CrashSwitch
+from agent.domain.audit import AuditLog
 from agent.domain.shop import Shop
 from agent.nodes import NODE_NAMES
 from agent.nodes.agent import make_agent_node
 from agent.nodes.approval import make_approval_node, needs_approval
 from agent.nodes.memory import load_memory, new_facts, remember
 from agent.nodes.messages import unanswered_tool_calls
+from agent.nodes.person import for_a_person, make_person_node
 from agent.nodes.prune import make_prune_node, needs_pruning
+from agent.nodes.screen import make_screen_node
 from agent.nodes.summarize import make_summarize_node, needs_summary
 from agent.nodes.tools import make_tool_node
 from agent.settings import Settings
@@ -55,6 +62,10 @@ def build_graph(
         model = make_chat_model(settings)
     approval_required = frozenset(settings.approval_required)
     crash = CrashSwitch(settings.crash_at)
+    audit = AuditLog(shop.db)
+
+    def at_start(state: SupportState) -> str:
+        return "person" if for_a_person(state) else "load_memory"
 
     def after_memory(state: SupportState) -> str:
         if needs_pruning(state["messages"], settings):
@@ -66,34 +77,45 @@ def build_graph(
 
     def after_agent(state: SupportState) -> str:
         if unanswered_tool_calls(state["messages"]):
-            return "approval" if needs_approval(state["messages"], approval_required) else "tools"
+            return "screen" if needs_approval(state["messages"], approval_required) else "tools"
         return "remember" if new_facts(state) else END
 
-    def after_approval(state: SupportState) -> str:
-        return "actions" if unanswered_tool_calls(state["messages"]) else "agent"
+    def after_screen(state: SupportState) -> str:
+        if needs_approval(state["messages"], approval_required):
+            return "approval"
+        return "tools" if unanswered_tool_calls(state["messages"]) else "agent"
+
+    def after_actions(state: SupportState) -> str:
+        # A supervisor wrote to the customer instead of deciding: a person has the thread.
+        return END if state.get("handoff") else "agent"
 
     nodes = {
         "load_memory": load_memory,
         "prune": make_prune_node(settings),
         "summarize": make_summarize_node(model, settings, crash),
         "agent": make_agent_node(model, registry.specs()),
-        "tools": make_tool_node(shop, refuse=approval_required, crash=crash),
+        "tools": make_tool_node(shop, sensitive=approval_required, crash=crash),
+        "screen": make_screen_node(shop, approval_required),
         "approval": make_approval_node(approval_required),
-        "actions": make_tool_node(shop, crash=crash),
+        "actions": make_tool_node(shop, sensitive=approval_required, approved_only=True,
+                                  audit=audit, crash=crash),
         "remember": remember,
+        "person": make_person_node(audit),
     }
     builder = StateGraph(SupportState, context_schema=SupportContext)
     for name, node in nodes.items():
         builder.add_node(name, _crash_after(name, node, crash) if crash.armed else node)
 
-    builder.add_edge(START, "load_memory")
+    builder.add_conditional_edges(START, at_start, ["person", "load_memory"])
+    builder.add_edge("person", END)
     builder.add_conditional_edges("load_memory", after_memory, ["prune", "summarize", "agent"])
     builder.add_conditional_edges("prune", after_prune, ["summarize", "agent"])
     builder.add_edge("summarize", "agent")
-    builder.add_conditional_edges("agent", after_agent, ["tools", "approval", "remember", END])
+    builder.add_conditional_edges("agent", after_agent, ["tools", "screen", "remember", END])
     builder.add_edge("tools", "agent")
-    builder.add_conditional_edges("approval", after_approval, ["actions", "agent"])
-    builder.add_edge("actions", "agent")
+    builder.add_conditional_edges("screen", after_screen, ["approval", "tools", "agent"])
+    builder.add_edge("approval", "actions")
+    builder.add_conditional_edges("actions", after_actions, ["agent", END])
     builder.add_edge("remember", END)
     return builder.compile(checkpointer=checkpointer, store=store, name="support-agent")
 

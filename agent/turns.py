@@ -32,6 +32,7 @@ from agent.persistence.locks import Lease, ThreadLocks
 from agent.persistence.threads import ThreadRecord, ThreadRegistry, ThreadStatus
 from agent.settings import Settings
 from agent.state import SupportContext
+from agent.tools.registry import progress_words
 from agent.views import (
     ApprovalRequestedEvent,
     ChatEvent,
@@ -109,6 +110,8 @@ def implied_status(snapshot: StateSnapshot) -> ThreadStatus:
         return "awaiting_approval"
     if has_pending_work(snapshot):
         return "interrupted"
+    if (snapshot.values or {}).get("handoff"):
+        return "handoff"
     return "active"
 
 
@@ -408,7 +411,8 @@ class TurnRunner:
                 if isinstance(message, AIMessage) and node == "agent":
                     for call in message.tool_calls:
                         yield ToolCallEvent(call["name"], call["args"],
-                                            call["name"] in self.settings.approval_required)
+                                            call["name"] in self.settings.approval_required,
+                                            progress_words(call))
                 elif isinstance(message, ToolMessage):
                     yield ToolResultEvent(message.name or "", message.text,
                                           message.status != "error")

@@ -68,6 +68,9 @@ def outcome(desk: SupportDesk, thread_id: str) -> dict:
                     for t in desk.shop.tickets(Customer("acme", "alice"))],
         "profile": desk.remembered_profile("alice"),
         "pending_approvals": len(desk.pending_approvals("sam")),
+        # Each decision and handoff step once, with who did it and how it went.
+        "audit": [(e.action, e.actor_id, e.tool, e.ok, _IDS.sub(r"\1-*", e.outcome))
+                  for e in reversed(desk.audit_trail("sam"))],
     }
 
 

@@ -195,7 +195,8 @@ def test_safe_tool_node_refuses_sensitive_calls():
     settings = load_settings(saver="memory")
     persistence = open_persistence(settings)
     try:
-        node = make_tool_node(Shop(persistence.db), refuse=frozenset(settings.approval_required))
+        node = make_tool_node(Shop(persistence.db),
+                              sensitive=frozenset(settings.approval_required))
         call = {"name": "issue_refund", "args": {"order_id": "ORD-1001"}, "id": "c1",
                 "type": "tool_call"}
         state = {"messages": [HumanMessage("refund"), AIMessage("", tool_calls=[call])]}
@@ -204,6 +205,30 @@ def test_safe_tool_node_refuses_sensitive_calls():
         [message] = update["messages"]
         assert message.status == "error" and "approval" in message.text
         assert Shop(persistence.db).ledger() == []
+    finally:
+        persistence.close()
+
+
+def test_actions_node_runs_a_sensitive_call_only_with_its_own_recorded_approval():
+    """A decision recorded for another call (or none) never lets a refund run."""
+    settings = load_settings(saver="memory")
+    persistence = open_persistence(settings)
+    try:
+        node = make_tool_node(Shop(persistence.db), sensitive=frozenset(settings.approval_required),
+                              approved_only=True)
+        call = {"name": "issue_refund", "args": {"order_id": "ORD-1001"}, "id": "c1",
+                "type": "tool_call"}
+        state = {"messages": [HumanMessage("refund"), AIMessage("", tool_calls=[call])],
+                 "decisions": {"c0": {"action": "approve", "by": "sam"}}}
+        runtime = Runtime(context=SupportContext("alice", "acme"))
+        [message] = node(state, {"configurable": {"thread_id": "t"}}, runtime)["messages"]
+        assert message.status == "error" and "approval" in message.text
+        assert Shop(persistence.db).ledger() == []
+
+        state["decisions"] = {"c1": {"action": "approve", "by": "sam", "before": call["args"]}}
+        [message] = node(state, {"configurable": {"thread_id": "t"}}, runtime)["messages"]
+        assert message.status == "success" and "Refunded $129.00" in message.text
+        assert [e.amount_cents for e in Shop(persistence.db).ledger()] == [12900]
     finally:
         persistence.close()
 

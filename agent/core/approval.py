@@ -8,13 +8,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class ApprovalDecision(BaseModel):
-    """What a supervisor answers: approve, edit (with changed arguments) or reject (with why)."""
+    """A supervisor's answer: approve, edit, reject (with why), or respond (write instead)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    action: Literal["approve", "edit", "reject"]
+    action: Literal["approve", "edit", "reject", "respond"]
     arguments: dict[str, Any] | None = None
     reason: str | None = Field(default=None, max_length=1000)
+    message: str | None = Field(default=None, max_length=4000)
     decided_by: str | None = None
 
     @model_validator(mode="after")
@@ -23,4 +24,6 @@ class ApprovalDecision(BaseModel):
             raise ValueError("an 'edit' decision needs the changed arguments")
         if self.action == "reject" and not (self.reason and self.reason.strip()):
             raise ValueError("a 'reject' decision needs a reason for the customer")
+        if self.action == "respond" and not (self.message and self.message.strip()):
+            raise ValueError("a 'respond' decision needs the message the customer reads")
         return self

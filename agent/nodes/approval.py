@@ -1,4 +1,10 @@
-"""Human approval: pause before a sensitive tool runs, resume with approve, edit or reject."""
+"""Human approval: pause before a sensitive tool runs; resume with approve, edit, reject or respond.
+
+Each decision is recorded in the state (`decisions`) for its tool call, and the actions node
+applies it once this step is checkpointed: it runs a sensitive call only with an approval
+recorded for that very call, answers a rejection with the supervisor's reason, and for a
+response puts the supervisor's own message in the thread, which a person then handles.
+"""
 
 from __future__ import annotations
 
@@ -10,27 +16,31 @@ from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
 from agent.core.approval import ApprovalDecision
-from agent.nodes.messages import last_human_text, last_tool_calling_message, unanswered_tool_calls
+from agent.core.handoff import staff_author
+from agent.nodes.messages import last_tool_calling_message, unanswered_tool_calls
 from agent.state import SupportContext, SupportState
 
 EXCERPT_MESSAGES = 4
 
 
 def approval_request(call: dict, state: SupportState, context: SupportContext) -> dict[str, Any]:
-    """The interrupt payload: the action, its arguments, the customer and the reason."""
+    """The interrupt payload: the action, its arguments, the customer and their reason."""
     messages = state["messages"]
-    excerpt = [
-        f"{'Customer' if isinstance(m, HumanMessage) else 'Assistant'}: {m.text}"
-        for m in messages[-EXCERPT_MESSAGES:]
-        if m.text and not isinstance(m, ToolMessage)
-    ]
+    excerpt = []
+    for message in messages[-EXCERPT_MESSAGES:]:
+        if not message.text or isinstance(message, ToolMessage):
+            continue
+        author = staff_author(message)
+        who = ("Customer" if isinstance(message, HumanMessage)
+               else f"{author['name']} (support team)" if author else "Assistant")
+        excerpt.append(f"{who}: {message.text}")
     return {
         "kind": "approval",
         "action": call["name"],
         "arguments": call["args"],
         "tool_call_id": call["id"],
         "customer": {"user_id": context.user_id, "tenant": context.tenant},
-        "reason": call["args"].get("reason") or last_human_text(messages),
+        "reason": str(call["args"].get("reason") or ""),
         "excerpt": excerpt,
         "requested_at": time.time(),
     }
@@ -41,36 +51,49 @@ def needs_approval(messages: list[AnyMessage], approval_required: frozenset[str]
     return any(call["name"] in approval_required for call in unanswered_tool_calls(messages))
 
 
+def decision_key(thread_id: str, tool_call_id: str) -> str:
+    """The audit key of the decision on one tool call (shared with the side effect's row)."""
+    return f"{thread_id}:{tool_call_id}:decision"
+
+
 def make_approval_node(approval_required: frozenset[str]):
     """The approval node for the configured set of sensitive tools."""
 
     def approval(state: SupportState, runtime: Runtime[SupportContext]) -> dict[str, Any]:
-        """Interrupt once per sensitive call; apply each decision to the pending tool calls."""
+        """Interrupt once per sensitive call and record each decision (applied by `actions`).
+
+        Nothing is written outside the state here: a decision whose step dies before its
+        checkpoint was never taken (the request waits again), so it must leave no trace.
+        """
         found = last_tool_calling_message(state["messages"])
         if found is None:
             return {}
         _, ai_message = found
         calls = {call["id"]: dict(call) for call in ai_message.tool_calls}
-        rejections: list[ToolMessage] = []
+        decisions: dict[str, dict[str, Any]] = {}
         edited = False
         for call in unanswered_tool_calls(state["messages"]):
             if call["name"] not in approval_required:
                 continue
             decision = interrupt(approval_request(call, state, runtime.context),
                                  response_schema=ApprovalDecision)
+            record = {"action": decision.action, "by": decision.decided_by or "unknown",
+                      "at": time.time(), "before": dict(call["args"])}
             if decision.action == "edit":
                 calls[call["id"]]["args"] = {**call["args"], **(decision.arguments or {})}
+                record["after"] = calls[call["id"]]["args"]
                 edited = True
             elif decision.action == "reject":
-                rejections.append(ToolMessage(
-                    f"A supervisor declined this request: {decision.reason.strip()}",
-                    tool_call_id=call["id"], name=call["name"], status="error",
-                ))
-        updates: list[AnyMessage] = []
+                record["reason"] = (decision.reason or "").strip()
+            elif decision.action == "respond":
+                record["message"] = (decision.message or "").strip()
+            decisions[call["id"]] = record
+        updates: dict[str, Any] = {"decisions": decisions}
         if edited:
             # Same id: add_messages replaces the AI message, so the edited arguments are
             # what the tool runs with and what the history shows.
-            updates.append(ai_message.model_copy(update={"tool_calls": list(calls.values())}))
-        return {"messages": updates + rejections}
+            updates["messages"] = [ai_message.model_copy(
+                update={"tool_calls": list(calls.values())})]
+        return updates
 
     return approval

@@ -11,7 +11,9 @@ from typing import Literal
 from agent.core.db import Database, Row
 
 # running: a run holds (or held, if its process died) the thread; see agent/turns.py.
-ThreadStatus = Literal["active", "running", "awaiting_approval", "interrupted", "closed"]
+# handoff: a person from the support team handles the thread (or was asked to).
+ThreadStatus = Literal["active", "running", "awaiting_approval", "interrupted", "handoff",
+                       "closed"]
 
 _COLUMNS = "thread_id, tenant, user_id, title, status, created_at, updated_at"
 _THREAD_ID = re.compile(r"t_[0-9a-f]{32}")
