@@ -80,7 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
         return sub
 
     def user_arg(sub: argparse.ArgumentParser, role: str = "user") -> None:
-        sub.add_argument("--user", "-u", required=True, help=f"the signed-in {role} (e.g. alice)")
+        example = "sam" if role == "supervisor" else "alice"
+        sub.add_argument("--user", "-u", required=True,
+                         help=f"the signed-in {role} (e.g. {example})")
 
     sub = command("chat", cmd_chat, "Chat interactively (/new starts a thread, /quit leaves).")
     user_arg(sub)
@@ -151,6 +153,13 @@ def build_parser() -> argparse.ArgumentParser:
                              help="change an argument before approving, e.g. --set amount=20")
         else:
             sub.add_argument("--reason", required=True, help="told to the customer")
+
+    from agent.cli_audit import HELP as AUDIT_HELP
+    from agent.cli_audit import add_audit_arguments, cmd_audit
+
+    sub = command("audit", cmd_audit, AUDIT_HELP)
+    user_arg(sub, "supervisor")
+    add_audit_arguments(sub)
 
     sub = command("resume", cmd_resume, "Finish the work a crash left pending on a thread.")
     user_arg(sub, "thread owner or supervisor")

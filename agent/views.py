@@ -87,6 +87,23 @@ class PendingApproval:
 
 
 @dataclass(frozen=True)
+class HandoffView:
+    """A thread a person handles (or was asked to), as the supervisors' queue shows it."""
+
+    thread_id: str
+    thread_title: str
+    customer_id: str
+    customer_name: str
+    status: Literal["waiting", "with_person"]
+    requested_at: float
+    reason: str
+    person_id: str | None
+    person_name: str | None
+    excerpt: list[str]  # the last few messages, "Customer: ..." / "Sam Rivera: ..."
+    last_message_at: float  # when the thread last changed
+
+
+@dataclass(frozen=True)
 class ThreadView:
     """A thread as its owner (or a supervisor) sees it now."""
 
@@ -96,6 +113,7 @@ class ThreadView:
     pending_approvals: list[PendingApproval]
     next_nodes: tuple[str, ...]  # steps still to run (or run but not yet checkpointed)
     checkpoint_id: str | None
+    handoff: HandoffView | None = None  # set while a person handles the thread
 
 
 @dataclass(frozen=True)
@@ -211,6 +229,42 @@ class TurnResult:
     @property
     def pending_approvals(self) -> list[PendingApproval]:
         return [e.approval for e in self.events if isinstance(e, ApprovalRequestedEvent)]
+
+
+@dataclass(frozen=True)
+class AuditView:
+    """One row of the audit trail, as supervisors read it."""
+
+    audit_id: int
+    created_at: float
+    thread_id: str | None
+    customer_id: str
+    customer_name: str
+    actor_id: str
+    actor_name: str
+    action: str  # approve | edit | reject | respond | handoff | reply | hand_back
+    tool: str | None
+    tool_label: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    reason: str
+    outcome: str
+    ok: bool
+
+
+@dataclass(frozen=True)
+class FeedbackView:
+    """One rating, as supervisors read it."""
+
+    created_at: float
+    thread_id: str
+    thread_title: str
+    customer_id: str
+    customer_name: str
+    kind: Literal["reply", "conversation"]
+    score: int  # +1/-1 for a reply, 1-5 for a conversation
+    comment: str
+    message_excerpt: str  # the start of the rated reply ('' for a conversation)
 
 
 @dataclass(frozen=True)

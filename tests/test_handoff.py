@@ -123,12 +123,14 @@ def test_respond_instead_of_deciding(desk: SupportDesk) -> None:
     assert row.before == {"order_id": "ORD-1101", "reason": "it tore"}
 
 
-def test_handoff_survives_reopening_the_desk(saver: str, make_settings: Callable[..., Settings]
-                                             ) -> None:
+@pytest.mark.parametrize("durable", [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
+])
+def test_handoff_survives_reopening_the_desk(durable: str,
+                                             make_settings: Callable[..., Settings]) -> None:
     """An app restart in the middle: the queue, the messages and the hand-back still work."""
-    if saver == "memory":
-        pytest.skip("the memory saver keeps nothing across a restart by design")
-    settings = make_settings(saver)
+    settings = make_settings(durable)
     with SupportDesk.open(settings) as first:
         thread = ask_for_person(first)
         collect(first.reply_as_staff("sam", thread, "Sam here."))

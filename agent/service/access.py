@@ -41,6 +41,16 @@ class DeskAccess:
                            "`support-agent users list`)")
         return enabled(user)
 
+    def _valid_message(self, text: str) -> str:
+        text = storable_text(text or "", "the message").strip()
+        if not text:
+            raise InvalidInput("the message is empty")
+        limit = self.settings.max_message_chars
+        if len(text) > limit:
+            raise InvalidInput(f"the message is {len(text):,} characters long; the limit is "
+                               f"{limit:,} (SUPPORT_MAX_MESSAGE_CHARS)")
+        return text
+
     def _reconcile_tenant(self, tenant: str) -> None:
         for record in self.threads.list_by_status(tenant, "running"):
             self.turns.reconcile(record)

@@ -15,6 +15,7 @@ from agent.service.access import (
     DeskAccess,
     page_bounds,
 )
+from agent.service.request_context import request_context
 from agent.text import storable_text
 from agent.tools import registry
 from agent.tools.base import describe_validation_error
@@ -78,7 +79,7 @@ class ApprovalDesk(DeskAccess):
         # The reason reaches the customer and edited arguments the shop's tables (PostgreSQL
         # refuses NUL), so their text is checked like a message.
         edits = decision.get("arguments")
-        texts = [("the reason", decision.get("reason")),
+        texts = [("the reason", decision.get("reason")), ("the message", decision.get("message")),
                  *((f"the {name}", value) for name, value in
                    (edits.items() if isinstance(edits, dict) else ()))]
         for what, value in texts:
@@ -101,9 +102,22 @@ class ApprovalDesk(DeskAccess):
                 raise InvalidInput(f"the edited arguments for {pending.action} are invalid: "
                                    f"{describe_validation_error(exc)}; the request is still "
                                    "waiting") from None
+            editable = {field.name for field in pending.edit_fields}
+            fixed = sorted(set(checked.arguments or {}) - editable)
+            if fixed:
+                # The order a request names is the customer's, never the supervisor's to change:
+                # pointing a refund at another order is how the wrong customer gets paid.
+                raise InvalidInput(f"{', '.join(fixed)} cannot be changed on this request (only "
+                                   f"{', '.join(sorted(editable)) or 'nothing'} can); the "
+                                   "request is still waiting")
             # Typed as the tool declares them ("20" from a command line becomes 20.0).
             typed = valid.model_dump()
             checked.arguments = {key: typed[key] for key in checked.arguments or {}}
+            problem = tool.refusal(self.shop, Customer(pending.tenant, pending.customer_id),
+                                   {**pending.arguments, **checked.arguments})
+            if problem:
+                raise InvalidInput(f"the edited request cannot succeed: {problem} The request "
+                                   "is still waiting")
         return checked.model_dump(exclude_none=True)
 
     def _approvals_in(self, record: ThreadRecord,
@@ -114,10 +128,8 @@ class ApprovalDesk(DeskAccess):
     def _approval(self, record: ThreadRecord, interrupt_id: str,
                   value: dict[str, Any]) -> PendingApproval:
         customer = self.shop.get_user(record.user_id)
-        tool = registry.get(value["action"])
-        summary, ineligible = tool.describe_request(
-            self.shop, Customer(record.tenant, record.user_id), dict(value["arguments"])
-        ) if tool else (value["action"], "")
+        about = request_context(self.shop, Customer(record.tenant, record.user_id),
+                                value["action"], dict(value["arguments"]))
         return PendingApproval(
             thread_id=record.thread_id,
             thread_title=record.title,
@@ -131,9 +143,13 @@ class ApprovalDesk(DeskAccess):
             reason=value.get("reason", ""),
             excerpt=list(value.get("excerpt", [])),
             requested_at=float(value.get("requested_at", 0.0)),
-            editable_arguments=tuple(tool.args.model_fields) if tool
-            else tuple(value["arguments"]),
-            label=tool.title if tool else value["action"],
-            summary=summary,
-            ineligible=ineligible,
+            editable_arguments=about.editable_arguments,
+            label=about.label,
+            summary=about.summary,
+            ineligible=about.ineligible,
+            order=about.order,
+            effect=about.effect,
+            policy=about.policy,
+            edit_fields=about.edit_fields,
+            in_words=about.in_words,
         )

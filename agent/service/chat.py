@@ -13,7 +13,6 @@ from agent.service.access import (
     page_bounds,
 )
 from agent.service.convert import collect
-from agent.text import storable_text
 from agent.turns import (
     Plan,
     Run,
@@ -82,14 +81,3 @@ class ChatDesk(DeskAccess):
         self._reconcile_tenant(supervisor.tenant)
         return self.threads.list_by_status(supervisor.tenant, "interrupted",
                                            limit=page_bounds(limit, 0)[0])
-
-
-    def _valid_message(self, text: str) -> str:
-        text = storable_text(text or "", "the message").strip()
-        if not text:
-            raise InvalidInput("the message is empty")
-        limit = self.settings.max_message_chars
-        if len(text) > limit:
-            raise InvalidInput(f"the message is {len(text):,} characters long; the limit is "
-                               f"{limit:,} (SUPPORT_MAX_MESSAGE_CHARS)")
-        return text

@@ -14,6 +14,8 @@ from langchain_core.messages import (
     messages_to_dict,
 )
 
+from agent.core.handoff import staff_author
+from agent.tools.registry import progress_words
 from agent.views import (
     ChatEvent,
     ChatMessage,
@@ -36,8 +38,12 @@ def to_chat_message(message: AnyMessage) -> ChatMessage:
     if isinstance(message, HumanMessage):
         return ChatMessage(message.id, "customer", message.text)
     if isinstance(message, AIMessage):
+        author = staff_author(message)
+        if author is not None:
+            return ChatMessage(message.id, "staff", message.text, author=str(author["name"]))
         calls = [{"name": c["name"], "args": c["args"], "id": c["id"]} for c in message.tool_calls]
-        return ChatMessage(message.id, "assistant", message.text, tool_calls=calls)
+        return ChatMessage(message.id, "assistant", message.text, tool_calls=calls,
+                           progress=tuple(progress_words(c) for c in message.tool_calls))
     if isinstance(message, ToolMessage):
         return ChatMessage(message.id, "tool", message.text, tool_name=message.name,
                            ok=message.status != "error")
@@ -52,6 +58,8 @@ def json_values(values: dict[str, Any]) -> dict[str, Any]:
         "messages": messages_to_dict(values.get("messages", [])),
         "summary": values.get("summary", ""),
         "customer": values.get("customer", {}),
+        "handoff": values.get("handoff"),
+        "decisions": values.get("decisions", {}),
     }
 
 

@@ -17,7 +17,9 @@ from agent.graph import build_graph
 from agent.persistence.savers import Persistence, open_persistence
 from agent.persistence.threads import ThreadRegistry
 from agent.service.approvals import ApprovalDesk
+from agent.service.audit import AuditDesk
 from agent.service.chat import ChatDesk
+from agent.service.handoffs import HandoffDesk
 from agent.service.history import HistoryDesk
 from agent.service.people import PeopleDesk
 from agent.service.threads import ThreadDesk
@@ -26,8 +28,9 @@ from agent.turns import TurnRunner
 from agent.views import Check
 
 
-class SupportDesk(PeopleDesk, ThreadDesk, ChatDesk, ApprovalDesk, HistoryDesk):
-    """Threads, chat, approvals, history and recovery for the support agent."""
+class SupportDesk(PeopleDesk, ThreadDesk, ChatDesk, ApprovalDesk, HandoffDesk, AuditDesk,
+                  HistoryDesk):
+    """Threads, chat, approvals, handoffs, audit, feedback, history and recovery."""
 
     def __init__(self, settings: Settings, persistence: Persistence, *, model: Any = None):
         self.settings = settings

@@ -6,7 +6,7 @@ import time
 from dataclasses import asdict
 from typing import Any
 
-from langchain_core.messages import HumanMessage
+from langchain_core.messages import AnyMessage, BaseMessage, HumanMessage
 from langgraph.types import StateSnapshot
 
 from agent.domain.shop import reference
@@ -18,6 +18,8 @@ from agent.service.access import (
     page_bounds,
 )
 from agent.service.convert import json_values, to_chat_message
+from agent.service.graph_picture import graph_dot
+from agent.service.step_words import request_words, step_in_words
 from agent.text import storable_text
 from agent.turns import (
     Plan,
@@ -40,7 +42,7 @@ class HistoryDesk(DeskAccess):
                 before: str | None = None) -> list[CheckpointInfo]:
         """A page of checkpoints, newest first; pass the last id as `before` for the next page."""
         record = self._readable_thread(self.user(user_id), thread_id)
-        return [self._checkpoint_info(snapshot, parent)
+        return [self._checkpoint_info(snapshot, parent, record)
                 for snapshot, parent in self._history_page(record, limit, before)]
 
     def state_at(self, user_id: str, thread_id: str, checkpoint_id: str) -> CheckpointState:
@@ -54,7 +56,7 @@ class HistoryDesk(DeskAccess):
         ids = [m.id for m in values.get("messages", [])]
         parent_ids = [m.id for m in parent_values.get("messages", [])]
         return CheckpointState(
-            info=self._checkpoint_info(snapshot, parent),
+            info=self._checkpoint_info(snapshot, parent, record),
             messages=[to_chat_message(m) for m in values.get("messages", [])],
             summary=values.get("summary", ""),
             customer=values.get("customer", {}),
@@ -99,7 +101,7 @@ class HistoryDesk(DeskAccess):
         before: str | None = None
         while True:
             page = self._history_page(record, MAX_PAGE, before)
-            checkpoints += [{**asdict(self._checkpoint_info(snapshot, parent)),
+            checkpoints += [{**asdict(self._checkpoint_info(snapshot, parent, record)),
                              "values": json_values(snapshot.values or {})}
                             for snapshot, parent in page]
             if len(page) < MAX_PAGE:
@@ -108,6 +110,14 @@ class HistoryDesk(DeskAccess):
         checkpoints.reverse()
         return {"format": "support-agent/thread-export@1", "exported_at": time.time(),
                 "thread": asdict(record), "checkpoints": checkpoints}
+
+    def graph_picture(self, highlight: tuple[str, ...] = (), *, technical: bool = True) -> str:
+        """The agent's graph as Graphviz DOT, `highlight` (e.g. a checkpoint's next) filled.
+
+        Drawn from the compiled graph, so it shows the nodes this desk really runs; node names
+        for supervisors (`technical`), what each node does in words for customers.
+        """
+        return graph_dot(self.graph.get_graph(), highlight, technical=technical)
 
     def ledger(self, user_id: str) -> list[dict[str, Any]]:
         """Ledger entries visible to the user: their own, or their tenant's for a supervisor."""
@@ -144,10 +154,11 @@ class HistoryDesk(DeskAccess):
             page.append((snapshot, parent))
         return page
 
-    def _checkpoint_info(self, snapshot: StateSnapshot,
-                         parent: StateSnapshot | None) -> CheckpointInfo:
+    def _checkpoint_info(self, snapshot: StateSnapshot, parent: StateSnapshot | None,
+                         record: ThreadRecord) -> CheckpointInfo:
         values = snapshot.values or {}
         messages = values.get("messages", [])
+        parent_values = (parent.values or {}) if parent else {}
         source = snapshot.metadata.get("source", "loop")
         if source == "input":
             written_by: tuple[str, ...] = ("input",)
@@ -155,6 +166,11 @@ class HistoryDesk(DeskAccess):
             written_by = (source,)
         else:
             written_by = tuple(parent.next) if parent else ()
+        in_words = step_in_words(
+            source=source, written_by=written_by, next_nodes=tuple(snapshot.next),
+            values=values, parent_values=parent_values if parent else None,
+            arriving=_arriving(snapshot), pause=self._pause_words(record, snapshot),
+            sensitive=frozenset(self.settings.approval_required))
         return CheckpointInfo(
             checkpoint_id=checkpoint_id_of(snapshot) or "",
             parent_id=_parent_id(snapshot),
@@ -168,10 +184,50 @@ class HistoryDesk(DeskAccess):
             can_fork=bool(messages) and isinstance(messages[-1], HumanMessage)
             and source != "input",
             awaiting_approval=bool(snapshot.interrupts),
+            message=_step_message(snapshot, messages),
+            in_words=in_words,
         )
+
+    def _pause_words(self, record: ThreadRecord, snapshot: StateSnapshot) -> str | None:
+        """How the pause at this checkpoint reads (still waiting, or answered), else None."""
+        if not snapshot.interrupts:
+            return None
+        # An interrupt stays on its checkpoint after the answer; the task's result (the
+        # node's writes once resumed) tells a pause still open from one answered.
+        still_open = any(task.interrupts and task.result is None for task in snapshot.tasks)
+        approvals = [i.value for i in snapshot.interrupts
+                     if isinstance(i.value, dict) and i.value.get("kind") == "approval"]
+        if not approvals:
+            return "Waiting for a person from our team" if still_open \
+                else "Waited for a person from our team"
+        if still_open:
+            # The words the customer's waiting notice uses, with the amount.
+            words = [p.in_words or request_words(p.action, p.arguments)
+                     for p in self._approvals_in(record, snapshot)]
+            return "Waiting for a supervisor to approve " + " and ".join(words or ["an action"])
+        words = [request_words(str(v.get("action", "")), dict(v.get("arguments") or {}))
+                 for v in approvals]
+        return "Waited for a supervisor to approve " + " and ".join(words)
 
 
 def _parent_id(snapshot: StateSnapshot) -> str | None:
     return (snapshot.parent_config or {}).get("configurable", {}).get("checkpoint_id")
 
 
+def _arriving(snapshot: StateSnapshot) -> list[AnyMessage]:
+    """The messages an input checkpoint receives (its __start__ task's result), else []."""
+    if snapshot.metadata.get("source") != "input":
+        return []
+    found: list[AnyMessage] = []
+    for task in snapshot.tasks:
+        result = task.result if isinstance(task.result, dict) else {}
+        found += [m for m in result.get("messages") or [] if isinstance(m, BaseMessage)]
+    return found
+
+
+def _step_message(snapshot: StateSnapshot, messages: list[AnyMessage]) -> str:
+    """The customer message a step belongs to: the one arriving, or the newest in its state."""
+    for message in [*reversed(_arriving(snapshot)), *reversed(messages)]:
+        if isinstance(message, HumanMessage):
+            return message.text
+    return ""

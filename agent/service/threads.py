@@ -11,6 +11,7 @@ from agent.service.access import (
     page_bounds,
 )
 from agent.service.convert import to_chat_message
+from agent.service.handoffs import handoff_view
 from agent.text import storable_text
 from agent.turns import checkpoint_id_of
 from agent.views import (
@@ -85,4 +86,5 @@ class ThreadDesk(DeskAccess):
             pending_approvals=self._approvals_in(record, snapshot),
             next_nodes=tuple(task.name for task in snapshot.tasks),
             checkpoint_id=checkpoint_id_of(snapshot),
+            handoff=handoff_view(self.shop, record, snapshot),
         )
