@@ -1,7 +1,8 @@
 """Streamlit entry point: `streamlit run ui/app.py` (or `support-agent ui`).
 
-Sign-in gate, then one navigation per role: customers chat, supervisors approve, both browse
-history. A status area in the sidebar shows what this instance runs on.
+Sign-in gate, then one navigation per role: customers chat; supervisors decide approvals, write
+in conversations (handoffs) and read the audit trail; both browse history. A status area in the
+sidebar shows what this instance runs on.
 """
 
 from __future__ import annotations
@@ -37,12 +38,15 @@ sign_in = st.Page("views/sign_in.py", title="Sign in", icon=":material/login:")
 chat = st.Page("views/chat.py", title="Chat", icon=":material/chat:", default=True)
 approvals = st.Page("views/approvals.py", title="Approvals", icon=":material/approval:",
                     default=True)
+conversations = st.Page("views/conversations.py", title="Conversations",
+                        icon=":material/forum:")
+audit = st.Page("views/audit.py", title="Audit", icon=":material/fact_check:")
 history = st.Page("views/history.py", title="History", icon=":material/history:")
 
 if user is None:
     pages = [sign_in]
 elif user.is_supervisor:
-    pages = [approvals, history]
+    pages = [approvals, conversations, audit, history]
 else:
     pages = [chat, history]
 

@@ -50,11 +50,15 @@ def signed_in_user() -> User | None:
     if not user_id:
         return None
     try:
-        return desk().user(user_id)
+        user = desk().user(user_id)
     except NotFound:
         st.session_state.pop(USER_KEY, None)
         st.query_params.pop(USER_PARAM, None)
         return None
+    # Going to another page empties the URL's query, and a reload (or an app restart) empties
+    # the session: keep the choice in both, so that neither signs the user out.
+    st.session_state[USER_KEY] = st.query_params[USER_PARAM] = user.user_id
+    return user
 
 
 def sign_in_locally(user_id: str) -> None:

@@ -146,7 +146,8 @@ class Fork:
     """Alice's fork of the refund thread in History."""
 
     rows_before: list[dict[str, str]]
-    fork_point: dict[str, str]
+    fork_point: dict[str, str]  # its row as Alice sees it (When, Your message, What happened)
+    fork_point_id: str  # a customer's table shows no ids: the checkpoint, from the desk
     rows_after: list[dict[str, str]]
     notice_text: str
 
@@ -197,7 +198,7 @@ def approval(refund: Refund, alice: Page, make_context: Callable[[], BrowserCont
 
     card.get_by_role("button", name="Approve", exact=True).click()
     # The notice lasts until the inbox's next refresh (5 s): read it now.
-    notice = main(page).get_by_text("Decided: approve")
+    notice = main(page).get_by_text("Approved Alice Martin's refund")
     expect(notice).to_be_visible()
     notice_text = notice.inner_text()
     snap(page, artifacts, "approval-approved")
@@ -206,7 +207,7 @@ def approval(refund: Refund, alice: Page, make_context: Callable[[], BrowserCont
 
 
 @pytest.fixture(scope="module")
-def fork(approval: Approval, refund: Refund, alice: Page, artifacts: Path) -> Fork:
+def fork(approval: Approval, refund: Refund, alice: Page, artifacts: Path, app) -> Fork:
     """Alice opens History on the settled refund thread and forks it with another question."""
     sidebar(alice).get_by_role("link", name="History").click()
     expect(main(alice).get_by_role("heading", name="History")).to_be_visible()
@@ -217,8 +218,11 @@ def fork(approval: Approval, refund: Refund, alice: Page, artifacts: Path) -> Fo
     rows_before = timeline_rows(alice)
     snap(alice, artifacts, "fork-history")
 
+    wrote = f"You wrote: “{REFUND_REQUEST}”"
     index, fork_point = next((i, row) for i, row in enumerate(rows_before)
-                             if row["written by"] == "__start__")
+                             if row["What happened"] == wrote)
+    [start] = [i for i in app.desk.history("alice", refund.thread_id, limit=200)
+               if i.written_by == ("__start__",)]
     select_timeline_row(alice, index)
     editor = main(alice).get_by_label("Edit the customer message")
     expect(editor).to_have_value(REFUND_REQUEST)
@@ -228,10 +232,12 @@ def fork(approval: Approval, refund: Refund, alice: Page, artifacts: Path) -> Fo
     main(alice).get_by_role("button", name="Fork with this message").click()
     notice = main(alice).get_by_text("New branch written")
     expect(notice).to_be_visible()
-    other_branch = timeline(alice).locator("td").filter(has_text=re.compile(r"^other$"))
+    other_branch = timeline(alice).locator("td").filter(
+        has_text=re.compile(r"^earlier version$"))
     expect(other_branch).not_to_have_count(0)
     snap(alice, artifacts, "fork-fork")
-    return Fork(rows_before, fork_point, timeline_rows(alice), notice.inner_text())
+    return Fork(rows_before, fork_point, start.checkpoint_id, timeline_rows(alice),
+                notice.inner_text())
 
 
 # --- tests ------------------------------------------------------------------------------------
@@ -277,8 +283,9 @@ def test_refund_waits_for_a_supervisor(refund: Refund, alice: Page, app,
     """Asking for a refund shows the waiting notice, and the chat input is disabled meanwhile."""
     notice = main(alice).get_by_text(WAITING)
     expect(notice).to_be_visible()
-    expect(notice).to_contain_text("issue refund")
-    expect(notice).to_contain_text("ORD-1001")
+    # The action in plain words with its amount, never the tool's name.
+    expect(notice).to_contain_text("a refund of $129.00 on ORD-1001")
+    expect(notice).not_to_contain_text("issue_refund")
     expect(alice.get_by_placeholder(ASK)).to_be_disabled()
     expect(main(alice).get_by_text("awaiting approval", exact=True)).to_be_visible()
     snap(alice, artifacts, "test_refund_waits-waiting")
@@ -293,7 +300,7 @@ def test_supervisor_approves_from_the_inbox(approval: Approval, refund: Refund, 
     assert "Refund for Alice Martin" in approval.card_text
     assert "ORD-1001" in approval.card_text
     assert f"Customer: {REFUND_REQUEST}" in approval.card_text
-    assert approval.notice_text.startswith("Decided: approve.")
+    assert approval.notice_text.startswith("Approved Alice Martin's refund: Refunded $129.00")
     assert REFUNDED in approval.notice_text
     # The inbox refreshes to empty, and the refund is in the books exactly once.
     expect(main(approval.supervisor).get_by_text("Nothing is waiting for approval."))\
@@ -319,24 +326,28 @@ def test_customer_sees_the_outcome_without_reloading(approval: Approval, alice: 
 def test_history_shows_checkpoints_and_forks_a_branch(fork: Fork, refund: Refund, alice: Page,
                                                       app) -> None:
     """History lists the thread's checkpoints; forking an edited message starts a new branch."""
-    written_by = {row["written by"] for row in fork.rows_before}
-    assert {"__start__", "agent", "actions", "approval"} <= written_by, written_by
-    assert {row["branch"] for row in fork.rows_before} == {"current"}
-    assert any(row["approval"] == "waiting" for row in fork.rows_before)
+    # Alice reads the steps in words: her message, the wait, the supervisor, the refund.
+    assert list(fork.rows_before[0]) == ["When", "Your message", "What happened", "selected"]
+    happened = [row["What happened"] for row in fork.rows_before]
+    assert f"You wrote: “{REFUND_REQUEST}”" in happened
+    assert any(h.startswith("Waited for a supervisor to approve a refund") for h in happened)
+    assert any(h.startswith("A supervisor approved the refund") for h in happened)
+    assert any(h.startswith("The assistant carried out the refund") for h in happened)
+    assert {row["Your message"] for row in fork.rows_before} == {REFUND_REQUEST}
     expect(main(alice).get_by_role("button", name="Download history (JSON)")).to_be_visible()
 
     # The fork point now has two children: the original continuation and the new branch.
     infos = app.desk.history("alice", refund.thread_id, limit=200)
-    assert {row["checkpoint"] for row in fork.rows_before} < {i.checkpoint_id for i in infos}
+    assert {"__start__", "agent", "actions", "approval"} <= {w for i in infos
+                                                             for w in i.written_by}
     children = Counter(info.parent_id for info in infos)
-    assert children[fork.fork_point["checkpoint"]] == 2
-    assert [cid for cid, count in children.items() if count > 1] == [fork.fork_point["checkpoint"]]
+    assert children[fork.fork_point_id] == 2
+    assert [cid for cid, count in children.items() if count > 1] == [fork.fork_point_id]
 
-    # The page marks the old continuation as another branch and says what the fork answered.
-    branches = {row["checkpoint"]: row["branch"] for row in fork.rows_after}
-    assert branches[fork.fork_point["checkpoint"]] == "current (fork point)"
-    assert {branches[row["checkpoint"]] for row in fork.rows_before
-            if int(row["step"]) > int(fork.fork_point["step"])} == {"other"}
+    # The page marks the old continuation as an earlier version and says what the fork answered.
+    versions = {row["What happened"]: row["Version"] for row in fork.rows_after}
+    assert versions[fork.fork_point["What happened"]] == "current · forked here"
+    assert versions["The assistant carried out the refund on ORD-1001"] == "earlier version"
     assert "ORD-1003" in fork.notice_text
     # The thread itself now continues on the new branch.
     messages = app.desk.view_thread("alice", refund.thread_id).messages
@@ -348,12 +359,12 @@ def test_history_selection_stays_on_the_picked_checkpoint_after_a_fork(
         fork: Fork, alice: Page) -> None:
     """After a fork the page shows the checkpoint that was picked, or none: never another."""
     selected = [row for row in timeline_rows(alice) if row["selected"] == "true"]
-    assert [row["checkpoint"] for row in selected] in ([], [fork.fork_point["checkpoint"]])
+    picked = (fork.fork_point["When"], fork.fork_point["What happened"])
+    assert [(row["When"], row["What happened"]) for row in selected] in ([], [picked])
     if selected:
-        expect(main(alice).get_by_text(
-            f"Step {fork.fork_point['step']} · loop · written by __start__")).to_be_visible()
+        expect(main(alice).get_by_text(f"{picked[0]} · {picked[1]}")).to_be_visible()
     else:
-        expect(main(alice).get_by_text("Select a checkpoint to see the state")).to_be_visible()
+        expect(main(alice).get_by_text("Select a step to see the conversation")).to_be_visible()
 
 
 def test_other_customer_sees_none_of_alices_threads(new_page: Callable[[], Page], app,

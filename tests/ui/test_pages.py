@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -244,6 +245,7 @@ def test_fresh_server_shows_the_sign_in_page_for_a_page_url(desk: SupportDesk) -
     at.run()  # bob was on the Chat page...
     assert values(at.title) == ["New conversation"]
     del at.session_state["user_id"]  # ...the server restarts (sessions are lost)...
+    at.query_params.clear()  # ...and the tab's address does not name bob (signed out)...
     at.run()  # ...and the tab asks the fresh server for the page it was on
     no_exception(at)
     assert values(at.title) == ["Support agent"]
@@ -428,8 +430,7 @@ def test_refund_waits_for_the_supervisor_then_shows_the_outcome(
     at.chat_input[0].set_value(REFUND).run()
     no_exception(at)
     [waiting] = values(at.info)
-    assert "Waiting for a supervisor to approve **issue refund**" in waiting
-    assert "ORD\\-1001" in waiting
+    assert "Waiting for a supervisor to approve a refund of \\$129\\.00 on ORD\\-1001" in waiting
     assert at.chat_input[0].disabled
     with pytest.raises(AppTestError):  # a browser cannot type into a disabled input either
         at.chat_input[0].set_value("hello?")
@@ -519,33 +520,92 @@ def refund_request(desk: SupportDesk) -> str:
     return result.thread_id
 
 
-def test_inbox_lists_the_pending_refund(open_app, refund_request: str) -> None:
-    """Customer, action, arguments and an excerpt of the conversation are all shown."""
+def shown(text: str) -> str:
+    """Markdown as the reader sees it: the escapes that keep words inert removed."""
+    return re.sub(r"\\(.)", r"\1", text)
+
+
+def shown_all(elements) -> list[str]:
+    """What each element (alert, markdown, caption...) shows."""
+    return [shown(e.value) for e in elements]
+
+
+def card_controls(at: AppTest, interrupt_id: str) -> dict[str, object]:
+    """A card's buttons outside forms, by what they do."""
+    return {kind: at.button(key=f"{kind}-{interrupt_id}")
+            for kind in ("approve", "edit", "respond", "reject")}
+
+
+def waiting_id(desk: SupportDesk, thread_id: str) -> str:
+    """The interrupt id of the request a thread waits on."""
+    [pending] = [p for p in desk.pending_approvals("sam") if p.thread_id == thread_id]
+    return pending.interrupt_id
+
+
+def open_card_form(at: AppTest, interrupt_id: str, kind: str) -> AppTest:
+    """Click a card's Edit / Reply instead / Reject button: its form opens inside the card."""
+    at.button(key=f"{kind}-{interrupt_id}").click().run()
+    no_exception(at)
+    return at
+
+
+def card(at: AppTest, interrupt_id: str):
+    """The card of one request (its keyed container)."""
+    return at.get_by_key(f"approval-{interrupt_id}")
+
+
+def card_form(at: AppTest, interrupt_id: str, kind: str):
+    """The open form of one kind on one request's card (only there, never elsewhere)."""
+    [found] = [f for f in card(at, interrupt_id).form if f.key == f"{kind}-form-{interrupt_id}"]
+    assert [f.key for f in at.form] == [found.key]
+    return found
+
+
+def form_submit(at: AppTest, interrupt_id: str, kind: str, label: str):
+    """The submit button of one card's open form."""
+    [found] = [b for b in at.form_submit_button
+               if b.label == label and b.form_id == f"{kind}-form-{interrupt_id}"]
+    return found
+
+
+def test_inbox_lists_the_pending_refund(open_app, desk: SupportDesk, refund_request: str) -> None:
+    """The card holds what a supervisor decides from; no JSON, no argument names, no forms."""
     at = open_app("sam")
     no_exception(at)
     assert values(at.title) == ["Approvals"]
-    assert any(m.startswith("**Refund** for **Alice Martin**") for m in values(at.markdown))
-    assert any(refund_request in c for c in values(at.caption))
-    [arguments] = values(at.json)
-    assert json.loads(arguments) == {"order_id": "ORD-1001", "reason": REFUND}
-    assert any(REFUND in t for t in values(at.text))
-    assert [b.label for b in at.main.button if not b.form_id] == ["Approve"]
-    # Edit-then-approve and Reject are forms inside popovers (always in the page's tree).
-    assert [b.label for b in at.form_submit_button] == ["Approve with these arguments",
-                                                        "Reject"]
+    text = "\n".join(shown_all([*at.markdown, *at.caption, *at.info, *at.warning]))
+    assert "Refund for Alice Martin" in shown(text.replace("**", ""))
+    assert refund_request in text
+    # What approving does, the full amount said explicitly.
+    [effect] = shown_all(at.info)
+    assert "Refunds $129.00" in effect and "full amount" in effect
+    # The order: number, item, amount, status, placed and delivered, earlier refunds.
+    for fact in ("Order ORD-1001", "delivered", "Trail hiking boots", "Order amount: $129.00",
+                 "Placed 2 Oct 2026", "Earlier refunds on this order: none"):
+        assert fact in text.replace("**", ""), fact
+    assert "Policy:" in text and "within 30 days of delivery" in text
+    assert f"Customer: {REFUND}" in text  # the last messages
+    assert "waiting less than a minute" in text
+    assert not at.json
+    for raw in ("order_id", "issue_refund", "{"):
+        assert raw not in text, raw
+    assert [b.label for b in at.main.button if not b.form_id] == [
+        "Approve", "Edit, then approve", "Reply instead", "Reject"]
+    assert not at.form_submit_button  # forms open inside the card, on demand
+    assert not at.warning  # the request is possible as it stands
 
 
 def test_approve_from_the_inbox_refunds_once(open_app, desk: SupportDesk,
                                              refund_request: str) -> None:
-    """Approve decides it: one refund in the ledger, the customer is told, nothing waits."""
+    """Approve decides it: one refund in the ledger, the supervisor is told what happened."""
     at = open_app("sam")
     button(at, "Approve").click().run()
     no_exception(at)
     assert [(e["kind"], e["amount_cents"]) for e in desk.ledger("sam")] == [("refund", 12900)]
     at.run()
     no_exception(at)
-    [notice, empty] = values(at.success)
-    assert notice.startswith("Decided: approve.") and "Refunded $129.00" in notice
+    [notice, empty] = shown_all(at.success)
+    assert notice.startswith("Approved Alice Martin's refund: Refunded $129.00 on ORD-1001")
     assert empty == "Nothing is waiting for approval."
     assert desk.view_thread("alice", refund_request).thread.status == "active"
 
@@ -568,8 +628,8 @@ def test_request_decided_before_the_click_is_gone(
     approve.click().run()
     no_exception(at)
     assert values(at.success) == ["Nothing is waiting for approval."]
-    assert values(at.info) == ["Decided elsewhere in the meantime: issue refund for Alice "
-                               "Martin. Nothing was decided twice."]
+    assert shown_all(at.info) == ["Decided elsewhere in the meantime: Alice Martin's refund on "
+                                  "ORD-1001. Nothing was decided twice."]
     assert not at.warning and not at.error
     assert len(desk.ledger("sam")) == 1
 
@@ -583,65 +643,227 @@ def test_other_tenants_supervisor_sees_nothing(open_app, refund_request: str) ->
 
 
 def test_reject_with_a_reason(open_app, desk: SupportDesk, refund_request: str) -> None:
-    """The Reject popover's form sends the reason; no refund; the customer reads why."""
+    """The card's Reject form sends the reason; no refund; the customer reads why."""
     at = open_app("sam")
-    [reason] = [t for t in at.text_area if t.key.startswith("r-")]
-    reason.set_value("The boots were worn for a year")
-    submit(at, "Reject").click().run()
+    interrupt_id = waiting_id(desk, refund_request)
+    open_card_form(at, interrupt_id, "reject")
+    at.text_area(key=f"reject-reason-{interrupt_id}").set_value("The boots were worn for a year")
+    form_submit(at, interrupt_id, "reject", "Reject with this reason").click().run()
     no_exception(at)
     assert desk.ledger("sam") == []
     last = desk.view_thread("alice", refund_request).messages
     assert any("The boots were worn for a year" in m.text for m in last)
     at.run()
     no_exception(at)
-    assert values(at.success)[0].startswith("Decided: reject.")
+    assert shown_all(at.info) == [
+        "Rejected Alice Martin's refund on ORD-1001. The customer was told the reason: "
+        "“The boots were worn for a year”."]
 
 
-def edit_form(at: AppTest) -> dict:
-    """The Edit popover's fields, by argument name."""
-    return {t.label: t for t in at.text_input if t.key.startswith("e-")}
+def test_reject_without_a_reason_is_refused_in_the_form(open_app, desk: SupportDesk,
+                                                        refund_request: str) -> None:
+    """An empty reason never reaches the desk: the form says why and stays open."""
+    at = open_app("sam")
+    interrupt_id = waiting_id(desk, refund_request)
+    open_card_form(at, interrupt_id, "reject")
+    at.text_area(key=f"reject-reason-{interrupt_id}").set_value("   ")
+    form_submit(at, interrupt_id, "reject", "Reject with this reason").click().run()
+    no_exception(at)
+    [problem] = shown_all(card_form(at, interrupt_id, "reject").error)
+    assert problem.startswith("Write the reason the customer will read: nothing was sent")
+    assert len(at.error) == 1
+    assert desk.view_thread("alice", refund_request).thread.status == "awaiting_approval"
+    assert waiting_id(desk, refund_request) == interrupt_id
+    at.run()  # the inbox refreshing by itself keeps the form and what it says
+    assert shown_all(card_form(at, interrupt_id, "reject").error) == [problem]
+
+
+def edit_fields(at: AppTest, interrupt_id: str) -> dict:
+    """The card's edit form fields, by label."""
+    prefix = f"edit-{interrupt_id}-"
+    return {w.label: w for w in [*at.number_input, *at.text_input, *at.text_area]
+            if (w.key or "").startswith(prefix)}
 
 
 def test_edit_then_approve(open_app, desk: SupportDesk, refund_request: str) -> None:
-    """The Edit popover changes an argument (the reason) before approving."""
+    """The edit form shows typed fields with people's labels; only the changes are sent."""
     at = open_app("sam")
-    fields = edit_form(at)
-    # Every argument the tool takes, also the amount the model left out (a partial refund).
-    assert {name: f.value for name, f in fields.items()} == {"order_id": "ORD-1001",
-                                                               "amount": "", "reason": REFUND}
-    fields["reason"].set_value("Leaking boots, approved by Sam")
-    submit(at, "Approve with these arguments").click().run()
+    interrupt_id = waiting_id(desk, refund_request)
+    assert not edit_fields(at, interrupt_id)  # closed until asked for
+    open_card_form(at, interrupt_id, "edit")
+    fields = edit_fields(at, interrupt_id)
+    # Never the order (changing it is how the wrong customer gets refunded), never a raw name.
+    assert {label: f.value for label, f in fields.items()} == {
+        "Amount to refund (at most $129.00)": 129.0, "Reason": "the boots leak"}
+    amount = fields["Amount to refund (at most $129.00)"]
+    assert amount.min == 0.01  # the maximum is checked on submit (see the next tests)
+    fields["Reason"].set_value("Leaking boots, approved by Sam")
+    form_submit(at, interrupt_id, "edit", "Approve with these changes").click().run()
     no_exception(at)
+    # The amount was left at the full amount: the refund is still "everything left".
     [entry] = desk.ledger("sam")
-    assert entry["details"] == {"reason": "Leaking boots, approved by Sam"}
+    assert (entry["amount_cents"], entry["details"]) == (
+        12900, {"reason": "Leaking boots, approved by Sam"})
     at.run()
     no_exception(at)
-    assert values(at.success)[0].startswith("Decided: edit.")
+    [notice, _] = shown_all(at.success)
+    assert notice.startswith("Approved Alice Martin's refund with your changes: ")
+    assert "Refunded $129.00 on ORD-1001" in notice
 
 
-def test_edit_sets_an_argument_the_model_left_out(open_app, desk: SupportDesk,
-                                                  refund_request: str) -> None:
-    """A supervisor can turn a full refund into a partial one by filling in the amount."""
+def test_cancel_closes_the_form_and_forgets_the_edit(open_app, desk: SupportDesk,
+                                                     refund_request: str) -> None:
+    """Cancel sends nothing; the form opened again starts from the request as it stands."""
     at = open_app("sam")
-    edit_form(at)["amount"].set_value("20")
-    submit(at, "Approve with these arguments").click().run()
+    interrupt_id = waiting_id(desk, refund_request)
+    open_card_form(at, interrupt_id, "edit")
+    edit_fields(at, interrupt_id)["Amount to refund (at most $129.00)"].set_value(20.0)
+    form_submit(at, interrupt_id, "edit", "Cancel").click().run()
+    no_exception(at)
+    assert not at.form and not edit_fields(at, interrupt_id)
+    open_card_form(at, interrupt_id, "edit")
+    assert edit_fields(at, interrupt_id)["Amount to refund (at most $129.00)"].value == 129.0
+    # Another of the card's buttons swaps its form: one form per card at a time.
+    open_card_form(at, interrupt_id, "reject")
+    assert [f.key for f in at.form] == [f"reject-form-{interrupt_id}"]
+    assert desk.ledger("sam") == [] and waiting_id(desk, refund_request) == interrupt_id
+
+
+def test_edit_lowers_the_amount_to_a_partial_refund(open_app, desk: SupportDesk,
+                                                    refund_request: str) -> None:
+    """A supervisor turns a full refund into a partial one in the amount field."""
+    at = open_app("sam")
+    interrupt_id = waiting_id(desk, refund_request)
+    open_card_form(at, interrupt_id, "edit")
+    edit_fields(at, interrupt_id)["Amount to refund (at most $129.00)"].set_value(20.0)
+    form_submit(at, interrupt_id, "edit", "Approve with these changes").click().run()
     no_exception(at)
     [entry] = desk.ledger("sam")
     assert (entry["kind"], entry["amount_cents"]) == ("refund", 2000)
 
 
+def test_edit_above_the_maximum_is_refused_in_the_form(open_app, desk: SupportDesk,
+                                                       refund_request: str) -> None:
+    """More than is refundable never reaches the desk (the browser refuses it too)."""
+    at = open_app("sam")
+    interrupt_id = waiting_id(desk, refund_request)
+    open_card_form(at, interrupt_id, "edit")
+    edit_fields(at, interrupt_id)["Amount to refund (at most $129.00)"].set_value(500.0)
+    form_submit(at, interrupt_id, "edit", "Approve with these changes").click().run()
+    no_exception(at)
+    [problem] = shown_all(card_form(at, interrupt_id, "edit").error)
+    assert problem.startswith("Amount to refund: at most $129.00")
+    assert desk.ledger("sam") == []
+    assert waiting_id(desk, refund_request) == interrupt_id
+
+
 def test_edit_with_a_bad_value_keeps_the_request_waiting(open_app, desk: SupportDesk,
                                                          refund_request: str) -> None:
-    """An empty order number is refused with a warning; the request still waits."""
+    """A value the desk refuses is reported in the card's open form; the request still waits."""
     at = open_app("sam")
-    edit_form(at)["order_id"].set_value("")
-    submit(at, "Approve with these arguments").click().run()
+    interrupt_id = waiting_id(desk, refund_request)
+    open_card_form(at, interrupt_id, "edit")
+    edit_fields(at, interrupt_id)["Reason"].set_value("x" * 600)
+    form_submit(at, interrupt_id, "edit", "Approve with these changes").click().run()
     no_exception(at)
     at.run()
     no_exception(at)
-    assert any("arguments for issue_refund are invalid" in w for w in values(at.warning))
+    [problem] = shown_all(card_form(at, interrupt_id, "edit").error)
+    # The desk's words, with the field as the form labels it and no tool name.
+    assert "Reason: String should have at most 500 characters" in problem
+    assert "issue_refund" not in problem and "reason:" not in problem
+    assert len(at.error) == 1
+    assert not at.warning and not at.success  # nothing at the top of the page
     assert desk.ledger("sam") == []
-    assert any(b.label == "Approve" for b in at.button)  # still listed
+    assert waiting_id(desk, refund_request) == interrupt_id
+    assert edit_fields(at, interrupt_id)["Reason"].value == "x" * 600  # as entered
+
+
+def test_every_form_stays_on_its_own_card(open_app, desk: SupportDesk,
+                                          refund_request: str) -> None:
+    """A refused edit on the second card leaves the form there; the valid one refunds Bob."""
+    bob_thread = desk.ask("bob", "Please refund ORD-1101, it tore").thread_id
+    alice_id, bob_id = waiting_id(desk, refund_request), waiting_id(desk, bob_thread)
+    at = open_app("sam")
+    open_card_form(at, bob_id, "edit")
+    edit_fields(at, bob_id)["Reason"].set_value("x" * 600)
+    form_submit(at, bob_id, "edit", "Approve with these changes").click().run()
+    no_exception(at)
+    assert not edit_fields(at, alice_id)
+    assert not card(at, alice_id).form and not card(at, alice_id).error
+    [problem] = card_form(at, bob_id, "edit").error
+    assert "at most 500 characters" in problem.value
+    fields = edit_fields(at, bob_id)
+    fields["Reason"].set_value("Torn strap")
+    fields["Amount to refund (at most $89.00)"].set_value(7.0)
+    form_submit(at, bob_id, "edit", "Approve with these changes").click().run()
+    no_exception(at)
+    assert [(e["order_id"], e["amount_cents"], e["thread_id"]) for e in desk.ledger("sam")] \
+        == [("ORD-1101", 700, bob_thread)]
+    assert waiting_id(desk, refund_request) == alice_id
+
+
+def test_an_action_that_fails_after_approval_is_not_a_success(
+        open_app, desk: SupportDesk, other_desk: SupportDesk, refund_request: str) -> None:
+    """The order changed after the card was drawn: the approval's failure is said as one."""
+    second = desk.ask("alice", "Please refund ORD-1001, they leak again").thread_id
+    at = open_app("sam")
+    drain(other_desk.decide_approval("sam", refund_request, {"action": "approve"}))
+    at.button(key=f"approve-{waiting_id(desk, second)}").click().run()
+    no_exception(at)
+    at.run()
+    no_exception(at)
+    [failure] = shown_all(at.error)
+    assert failure.startswith("Approved Alice Martin's refund on ORD-1001, but it failed: ")
+    assert "refunded in full already" in failure and "Nothing was changed" in failure
+    assert not any(s.startswith("Approved") for s in shown_all(at.success))
+    assert [e["thread_id"] for e in desk.ledger("sam")] == [refund_request]
+
+
+def test_address_change_card_says_where_it_ships_now(open_app, desk: SupportDesk) -> None:
+    """An address change shows the current address, the new one, and a typed edit field."""
+    thread = desk.ask("alice", "Please change the address of ORD-1003 to 5 Elm St").thread_id
+    at = open_app("sam")
+    interrupt_id = waiting_id(desk, thread)
+    text = "\n".join(shown_all([*card(at, interrupt_id).markdown, *card(at, interrupt_id).info]))
+    assert "Ships ORD-1003 to 5 Elm St instead of 12 Elm Street, Springfield" in text
+    assert "Ships to: 12 Elm Street, Springfield" in text
+    assert "Two-person tent" in text and "processing" in text
+    open_card_form(at, interrupt_id, "edit")
+    fields = edit_fields(at, interrupt_id)
+    assert {label: f.value for label, f in fields.items()} == {"New shipping address": "5 Elm St"}
+    fields["New shipping address"].set_value("7 Oak Rd, Springfield")
+    form_submit(at, interrupt_id, "edit", "Approve with these changes").click().run()
+    no_exception(at)
+    [entry] = desk.ledger("sam")
+    assert entry["kind"] == "address_change"
+    assert "7 Oak Rd, Springfield" in json.dumps(entry["details"])
+
+
+def test_reply_instead_needs_a_message_and_carries_nothing_out(
+        open_app, desk: SupportDesk, refund_request: str) -> None:
+    """Reply instead: an empty reply is refused in the form; a reply reaches the customer."""
+    at = open_app("sam")
+    interrupt_id = waiting_id(desk, refund_request)
+    open_card_form(at, interrupt_id, "respond")
+    form_submit(at, interrupt_id, "respond", "Send reply instead").click().run()
+    no_exception(at)
+    [problem] = shown_all(card_form(at, interrupt_id, "respond").error)
+    assert problem.startswith("Write the reply the customer will read: nothing was sent")
+    at.text_area(key=f"respond-text-{interrupt_id}").set_value(
+        "Hi Alice, could you send a photo of the leak first?")
+    form_submit(at, interrupt_id, "respond", "Send reply instead").click().run()
+    no_exception(at)
+    assert desk.ledger("sam") == []
+    messages = desk.view_thread("alice", refund_request).messages
+    [reply] = [m for m in messages if m.role == "staff"]
+    assert (reply.text, reply.author) == ("Hi Alice, could you send a photo of the leak first?",
+                                          "Sam Rivera")
+    at.run()
+    no_exception(at)
+    assert shown_all(at.info)[0].startswith("Replied to Alice Martin instead: the refund on "
+                                            "ORD-1001 was not carried out.")
+    assert values(at.success) == ["Nothing is waiting for approval."]
 
 
 # --- history ---------------------------------------------------------------------------------
@@ -679,11 +901,14 @@ def test_history_shows_the_timeline_newest_first(open_app, desk: SupportDesk,
     rows = timeline(at)
     newest = desk.history("alice", long_thread, limit=20)
     assert list(rows["checkpoint"]) == [c.checkpoint_id for c in newest]
-    assert list(rows["step"]) == sorted(rows["step"], reverse=True)
+    # A customer's table has no step column: the page order is the façade's, newest first.
+    assert [c.step for c in newest] == sorted((c.step for c in newest), reverse=True)
+    assert list(rows["when"]) == sorted(rows["when"], reverse=True)
     assert set(rows["branch"]) == {"current"}
     assert [d.label for d in at.download_button] == ["Download history (JSON)"]
-    assert any(f"head checkpoint {newest[0].checkpoint_id}" in c for c in values(at.caption))
-    assert "Select a checkpoint to see the state at that point." in values(at.caption)
+    # The head checkpoint's id is for supervisors (test_supervisor_reads_tenant_history...).
+    assert not any("head checkpoint" in c for c in values(at.caption))
+    assert "Select a step to see the conversation at that point." in values(at.caption)
 
 
 def test_history_pages_older_and_newer(open_app, desk: SupportDesk, long_thread: str) -> None:
@@ -705,11 +930,13 @@ def test_history_pages_older_and_newer(open_app, desk: SupportDesk, long_thread:
 
 
 def test_selecting_a_checkpoint_shows_its_state(open_app, long_thread: str) -> None:
-    """The state at a checkpoint: its messages, summary, changes and raw values."""
+    """The state at a checkpoint: its messages, summary and changes (raw values: supervisors)."""
     at = select_checkpoint(go(open_app("alice"), "history"), 0)
     no_exception(at)
-    assert [t.label for t in at.tabs] == ["Messages", "Summary", "Changes", "Raw values"]
-    assert any(m.startswith("**Step ") for m in values(at.markdown))
+    assert [t.label for t in at.tabs] == ["Messages", "Summary", "Changes"]
+    # A customer's header: the date and time, and what the step did in words.
+    assert any(re.match(r"^\*\*\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\*\* · The assistant replied$", m)
+               for m in values(at.markdown)), values(at.markdown)
     assert TRACKING in message_texts(at)
 
 
@@ -759,9 +986,13 @@ def test_supervisor_reads_tenant_history_read_only(open_app, desk: SupportDesk,
     picker = at.selectbox(key="history_pick")
     assert picker.options == [o for o in picker.options if ", alice)" in o]
     assert picker.value == long_thread
+    newest = desk.history("sam", long_thread, limit=1)[0]
+    assert any(f"head checkpoint {newest.checkpoint_id}" in c for c in values(at.caption))
+    assert "Select a checkpoint to see the state at that point." in values(at.caption)
     select_checkpoint(at, 0)
     no_exception(at)
     assert [t.label for t in at.tabs] == ["Messages", "Summary", "Changes", "Raw values"]
+    assert any(m.startswith(f"Step {newest.step} · ") for m in values(at.markdown))
     assert "Supervisors read history; only the customer can replay or fork it." in \
         values(at.caption)
     assert not any(b.label in ("Replay", "Fork with this message")

@@ -193,7 +193,7 @@ def test_history_state_of_a_checkpoint_at_scale(open_app, scale: Scale) -> None:
     at.session_state[table.key] = {"selection": {"rows": [0], "columns": []}}
     at.run()
     no_exception(at)
-    assert [t.label for t in at.tabs] == ["Messages", "Summary", "Changes", "Raw values"]
+    assert [t.label for t in at.tabs] == ["Messages", "Summary", "Changes"]  # raw: supervisors
     assert 0 < len(at.tabs[0].chat_message) <= 40
 
 

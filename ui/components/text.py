@@ -64,6 +64,7 @@ STATUS_LABELS = {
     "running": ("working", "blue"),
     "awaiting_approval": ("awaiting approval", "orange"),
     "interrupted": ("interrupted", "red"),
+    "handoff": ("with a person", "violet"),
     "closed": ("closed", "gray"),
 }
 

@@ -1,17 +1,21 @@
-"""Customer chat: own threads in the sidebar, the conversation, streamed replies."""
+"""Customer chat: own threads in the sidebar, the conversation, streamed replies.
+
+The customer sees words, never internals: what the assistant is doing ("Checking order
+ORD-1002"), what waits for a supervisor, and replies from a person when one handles the thread.
+"""
 
 from __future__ import annotations
 
 import streamlit as st
 
+from agent.domain.feedback import CONVERSATION
 from agent.errors import NotFound, SupportError
 from agent.views import (
     ApprovalRequestedEvent,
-    HousekeepingEvent,
+    ChatMessage,
     ThreadView,
     TokenEvent,
     ToolCallEvent,
-    ToolResultEvent,
     TurnEndedEvent,
 )
 from ui.components.messages import render_messages
@@ -21,6 +25,7 @@ from ui.session import desk, require_user, shown_errors
 
 PAGE_SIZE = 15
 POLL_SECONDS = 2
+PERSON_REQUEST = "I'd like to talk to a person, please."
 
 user = require_user()
 support = desk()
@@ -73,16 +78,66 @@ def confirm_delete(thread_id: str, title: str) -> None:
             st.rerun()
 
 
+@st.dialog("Close this conversation")
+def close_with_rating(thread_id: str) -> None:
+    """Close the thread, with an optional 1-5 rating of how it went."""
+    st.write("How satisfied are you with the help you got?")
+    stars = st.feedback("stars", key=f"stars-{thread_id}")
+    comment = st.text_area("Anything you want to tell us? (optional)", max_chars=2000,
+                           key=f"comment-{thread_id}")
+    if st.button("Close conversation", type="primary", icon=":material/task_alt:"):
+        with shown_errors():
+            if stars is None:
+                support.close_thread(user.user_id, thread_id)
+            else:
+                support.close_with_rating(user.user_id, thread_id, stars + 1, comment)
+            st.rerun()
+
+
+def my_ratings(thread_id: str) -> dict[str, int]:
+    """This customer's ratings on the thread (none if they cannot be read now)."""
+    try:
+        return support.my_ratings(user.user_id, thread_id)
+    except SupportError:
+        return {}
+
+
+def thumbs(message: ChatMessage, ratings: dict[str, int]) -> None:
+    """Thumbs up/down under one of the assistant's replies, stored as soon as it is clicked."""
+    if not message.id or state.thread_id is None:
+        return
+    key = f"thumbs-{message.id}"
+    thread_id = state.thread_id
+
+    def rated() -> None:
+        value = state.get(key)
+        if value is None:
+            return  # un-selecting keeps the earlier rating
+        try:
+            support.rate_reply(user.user_id, thread_id, message.id, 1 if value == 1 else -1)
+        except SupportError as exc:
+            state.feedback_error = str(exc)
+
+    score = ratings.get(message.id)
+    st.feedback("thumbs", key=key, on_change=rated,
+                default=None if score is None else (1 if score > 0 else 0))
+
+
+if error := state.pop("feedback_error", None):
+    st.error(f"Your rating was not saved: {error}", icon=":material/error:")
+
 if view is None:
     st.title("New conversation")
     st.caption("Ask about your orders, tracking, refunds, cancellations, address changes or "
                "our policies.")
 else:
     words, colour = status_label(view.thread.status)
-    title, actions = st.columns([4, 2], vertical_alignment="center")
+    if view.handoff is not None and view.handoff.status == "waiting":
+        words, colour = "waiting for a person", "orange"
+    title, actions = st.columns([4, 3], vertical_alignment="center")
     title.subheader(plain(view.thread.title))
     title.badge(words, color=colour)
-    rename, remove = actions.columns(2)
+    rename, close, remove = actions.columns(3)
     with rename.popover("Rename", icon=":material/edit:", width="stretch"):
         # Keyed per thread: a box kept from another thread would rename this one to its title.
         new_title = st.text_input("Title", value=view.thread.title,
@@ -91,12 +146,20 @@ else:
             with shown_errors():
                 support.rename_thread(user.user_id, view.thread.thread_id, new_title)
                 st.rerun()
+    if close.button("Close", icon=":material/task_alt:", width="stretch",
+                    disabled=view.thread.status in ("closed", "awaiting_approval"),
+                    help="Close the conversation and tell us how it went"):
+        close_with_rating(view.thread.thread_id)
     if remove.button("Delete", icon=":material/delete:", width="stretch"):
         confirm_delete(view.thread.thread_id, view.thread.title)
     if view.summary:
         with st.expander("Summary of earlier messages", icon=":material/summarize:"):
             st.text(view.summary)
-    render_messages(view.messages)
+    ratings = my_ratings(view.thread.thread_id)
+    render_messages(view.messages, feedback=lambda message: thumbs(message, ratings))
+    if view.thread.status == "closed" and CONVERSATION in ratings:
+        st.caption(f"You rated this conversation {'★' * ratings[CONVERSATION]}"
+                   f"{'☆' * (5 - ratings[CONVERSATION])}. Thank you!")
 
 
 @st.fragment(run_every=POLL_SECONDS)
@@ -110,14 +173,37 @@ def wait_for_supervisor(thread_id: str) -> None:
     if current.thread.status != "awaiting_approval":
         st.rerun(scope="app")
     for pending in current.pending_approvals:
-        st.info(f"Waiting for a supervisor to approve **{pending.action.replace('_', ' ')}** "
-                f"({plain(', '.join(f'{k}: {v}' for k, v in pending.arguments.items()))}). "
-                "The reply appears here once they decide.", icon=":material/hourglass_top:")
+        what = pending.in_words or (pending.label or "your request").lower()
+        st.info(f"Waiting for a supervisor to approve {plain(what)}. The reply appears here "
+                "once they decide.", icon=":material/hourglass_top:")
+
+
+@st.fragment(run_every=POLL_SECONDS)
+def with_a_person(thread_id: str, seen_checkpoint: str | None) -> None:
+    """While a person handles the thread, show their replies as soon as they are written."""
+    try:
+        current = support.view_thread(user.user_id, thread_id)
+    except SupportError as exc:
+        st.error(str(exc))
+        return
+    if current.checkpoint_id != seen_checkpoint or current.thread.status != "handoff":
+        st.rerun(scope="app")
+    handoff = current.handoff
+    if handoff is not None and handoff.status == "with_person" and handoff.person_name:
+        st.info(f"**{plain(handoff.person_name)}** from our support team is handling this "
+                "conversation. Write here and they will answer.",
+                icon=":material/support_agent:")
+    else:
+        st.info("A member of our support team has been asked to join. They will reply here; "
+                "you can keep writing meanwhile.", icon=":material/support_agent:")
 
 
 awaiting = view is not None and view.thread.status == "awaiting_approval"
+with_person = view is not None and view.thread.status == "handoff"
 if awaiting:
     wait_for_supervisor(view.thread.thread_id)
+elif with_person:
+    with_a_person(view.thread.thread_id, view.checkpoint_id)
 elif view is not None and view.thread.status == "interrupted":
     st.warning("The last reply was interrupted before it finished. Resume it, or just write "
                "again: it is finished first.", icon=":material/restart_alt:")
@@ -138,7 +224,19 @@ prompt = st.chat_input("Ask about your orders...", disabled=awaiting)
 if prompt is not None and not prompt.strip():
     st.warning("The message is empty.", icon=":material/info:")
     prompt = None
-if prompt:
+if not awaiting and not with_person and st.button(
+        "Talk to a person", icon=":material/support_agent:",
+        help="Ask a member of our support team to join this conversation"):
+    prompt = PERSON_REQUEST
+if prompt and with_person:
+    with st.chat_message("user"):
+        st.markdown(plain(prompt))
+    # A person handles the thread: the assistant stays quiet, so no reply bubble waits here.
+    with st.spinner("Sending..."), shown_errors():
+        for _ in support.send_message(user.user_id, prompt, thread_id=state.thread_id):
+            pass
+        st.rerun()
+elif prompt:
     with st.chat_message("user"):
         st.markdown(plain(prompt))
     ended: list[TurnEndedEvent] = []
@@ -151,14 +249,9 @@ if prompt:
                 if isinstance(event, TokenEvent):
                     yield event.text
                 elif isinstance(event, ToolCallEvent):
-                    activity.update(label=f"Using {event.name}...")
-                    activity.write(f":material/build: {event.name}")
-                elif isinstance(event, ToolResultEvent):
-                    activity.write(f"{'ok' if event.ok else 'failed'}: "
-                                   f"{plain(event.text.splitlines()[0])}")
-                elif isinstance(event, HousekeepingEvent):
-                    activity.write(f"{event.kind}: {event.removed_messages} older messages "
-                                   "folded into the summary")
+                    words = plain(event.progress or "Working on it")
+                    activity.update(label=f"{words}…")
+                    activity.write(f":material/manage_search: {words}")
                 elif isinstance(event, ApprovalRequestedEvent):
                     activity.update(label="Waiting for a supervisor", state="complete")
                 elif isinstance(event, TurnEndedEvent):

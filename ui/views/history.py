@@ -1,4 +1,9 @@
-"""History and time travel: a thread's checkpoints, the state at each, replay and fork."""
+"""History and time travel: a thread's checkpoints, the state at each, replay and fork.
+
+A customer reads their own conversation's steps in words, with dates, and can replay or
+fork; a supervisor reads any thread of their tenant with the technical columns too, never
+changing it.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,17 @@ import json
 import streamlit as st
 
 from agent.errors import SupportError
-from agent.views import TurnEndedEvent
-from ui.components.history import lineage, size_chart, state_view, timeline
-from ui.components.text import ago, without_links
+from agent.views import ApprovalRequestedEvent, TurnEndedEvent
+from ui.components.history import (
+    browser_zone,
+    graph_picture,
+    lineage,
+    size_chart,
+    state_view,
+    timeline,
+    zone_name,
+)
+from ui.components.text import ago, plain, status_label, without_links
 from ui.session import desk, require_user, shown_errors
 
 PAGE_SIZE = 20
@@ -19,6 +32,8 @@ THREAD_CHOICES = 50
 user = require_user()
 support = desk()
 state = st.session_state
+technical = user.is_supervisor
+zone = browser_zone()
 st.title("History")
 
 # --- which thread -----------------------------------------------------------------------------
@@ -62,27 +77,28 @@ except SupportError as exc:
     st.stop()
 
 # --- timeline ---------------------------------------------------------------------------------
-top, download = st.columns([3, 1], vertical_alignment="bottom")
-top.caption(f"Newest first · page {page_index + 1} · {head.thread.status} · head checkpoint "
-            f"{head.checkpoint_id or '-'}")
-download.download_button(
-    "Download history (JSON)",
-    data=lambda: json.dumps(support.export_thread(user.user_id, thread_id), indent=2,
-                            default=str),
-    file_name=f"{thread_id}.json", mime="application/json", icon=":material/download:",
-    on_click="ignore", width="stretch")
+caption = (f"Newest first · page {page_index + 1} · {status_label(head.thread.status)[0]} · "
+           f"times in {zone_name(zone)}")
+if technical:
+    caption += f" · head checkpoint {head.checkpoint_id or '-'}"
+st.caption(caption)
 
 expected = head.checkpoint_id if page_index == 0 else state.history_expect[page_index]
 on_line, next_expected = lineage(infos, expected)
 if notice := state.pop("history_notice", None):
-    st.success(f"New branch written. Reply: {without_links(notice)}",
-               icon=":material/call_split:")
+    if notice["waiting"]:
+        st.warning(f"The new branch is waiting for a supervisor to approve "
+                   f"{plain(notice['waiting'])}.", icon=":material/hourglass_top:")
+    else:
+        st.success("New branch written." + (f" Reply: {without_links(notice['reply'])}"
+                                             if notice["reply"] else ""),
+                   icon=":material/call_split:")
 # The head is in the key: after a replay or fork new rows come first, and a selection kept
 # by row number would silently point at another checkpoint.
-selected = timeline(infos, on_line,
+selected = timeline(infos, on_line, technical=technical, zone=zone,
                     key=f"timeline-{thread_id}-{page_index}-{head.checkpoint_id}")
 
-newer, older, _ = st.columns([1, 1, 4])
+newer, older, _, download = st.columns([1, 1, 2, 2], vertical_alignment="center")
 if newer.button("Newer", icon=":material/chevron_left:", disabled=page_index == 0):
     state.history_cursors.pop()
     state.history_expect.pop()
@@ -91,16 +107,25 @@ if older.button("Older", icon=":material/chevron_right:", disabled=not has_older
     state.history_cursors.append(infos[-1].checkpoint_id)
     state.history_expect.append(next_expected)
     st.rerun()
+# Below the table, not above it: the table's toolbar would cover the button's label.
+download.download_button(
+    "Download history (JSON)",
+    data=lambda: json.dumps(support.export_thread(user.user_id, thread_id), indent=2,
+                            default=str),
+    file_name=f"{thread_id}.json", mime="application/json", icon=":material/download:",
+    on_click="ignore", width="stretch")
 
-with st.expander("State size and message count per step", icon=":material/show_chart:",
-                 expanded=True), shown_errors():
-    recent = support.history(user.user_id, thread_id, limit=CHART_CHECKPOINTS)
-    current_branch, _ = lineage(recent, head.checkpoint_id)
-    size_chart([info for info in recent if info.checkpoint_id in current_branch])
+if technical:
+    with st.expander("State size and message count per step", icon=":material/show_chart:",
+                     expanded=True), shown_errors():
+        recent = support.history(user.user_id, thread_id, limit=CHART_CHECKPOINTS)
+        current_branch, _ = lineage(recent, head.checkpoint_id)
+        size_chart([info for info in recent if info.checkpoint_id in current_branch])
 
 # --- one checkpoint ---------------------------------------------------------------------------
 if selected is None:
-    st.caption("Select a checkpoint to see the state at that point.")
+    st.caption("Select a checkpoint to see the state at that point." if technical else
+               "Select a step to see the conversation at that point.")
     st.stop()
 
 try:
@@ -108,14 +133,27 @@ try:
 except SupportError as exc:
     st.error(str(exc), icon=":material/error:")
     st.stop()
-state_view(chosen)
+details, picture = st.columns(2, gap="large")
+with details:
+    state_view(chosen, technical=technical, zone=zone)
+with picture, shown_errors():
+    # What runs next, or the end when this checkpoint finished its turn.
+    next_nodes = chosen.info.next_nodes or ("__end__",)
+    graph_picture(support.graph_picture(next_nodes, technical=technical),
+                  chosen.info.next_nodes, technical=technical)
 
 
 def run_and_show(events) -> None:
-    """Drain a replay or fork, show its reply, and refresh the page on the new branch."""
-    ended = [e for e in events if isinstance(e, TurnEndedEvent)]
+    """Drain a replay or fork, say how it ended, and refresh the page on the new branch."""
+    seen = list(events)
+    ended = [e for e in seen if isinstance(e, TurnEndedEvent)]
+    waiting = ""
+    if ended and ended[-1].status == "awaiting_approval":
+        asked = [e.approval for e in seen if isinstance(e, ApprovalRequestedEvent)]
+        waiting = " and ".join(a.in_words or a.label.lower() or "an action" for a in asked) \
+            or "an action"
     state.history_cursors, state.history_expect = [None], [None]
-    state.history_notice = ended[-1].reply if ended else ""
+    state.history_notice = {"waiting": waiting, "reply": ended[-1].reply if ended else ""}
     st.rerun()
 
 
@@ -126,7 +164,7 @@ if user.is_supervisor:
 replay, fork = st.columns(2)
 with replay, shown_errors():
     st.markdown("**Replay from here**")
-    st.caption("Runs the graph again from this checkpoint; the new steps form a branch.")
+    st.caption("Runs the assistant again from this step; the new steps form a new version.")
     if st.button("Replay", icon=":material/replay:", disabled=not chosen.info.next_nodes,
                  key="replay"):
         run_and_show(support.replay(user.user_id, thread_id, selected))
@@ -138,5 +176,5 @@ with fork, shown_errors():
             if st.form_submit_button("Fork with this message", icon=":material/call_split:"):
                 run_and_show(support.fork(user.user_id, thread_id, selected, text))
     else:
-        st.caption("Pick a checkpoint where a customer message was just received (written by "
-                   "__start__) to fork with an edited message.")
+        st.caption("Pick a step that reads “You wrote: …” to edit that message and continue "
+                   "from there.")
