@@ -11,11 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,22 +22,19 @@ try:
 except ImportError:  # reported by the `browser` fixture, like a missing Chromium
     sync_playwright = None
 
+from servers import TIMEOUT_MS, VIEWPORT, AppServer
 from support.services import missing_service
 
 from agent.service import SupportDesk
 
 TESTS_DIR = Path(__file__).resolve().parents[1]
 REPO_ROOT = TESTS_DIR.parent
-APP_SCRIPT = REPO_ROOT / "ui" / "app.py"
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "e2e"
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--no-first-run", "--disable-component-update", "--disable-sync",
                  "--disable-quic"]
-VIEWPORT = {"width": 1400, "height": 1000}
-TIMEOUT_MS = 30_000  # generous: every click is a Streamlit rerun on a shared CI machine
-SERVER_START_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -55,47 +47,11 @@ class App:
     log_path: Path
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _healthy(url: str) -> bool:
-    # No proxy: a developer's HTTP(S)_PROXY must not intercept the local health check.
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(f"{url}_stcore/health", timeout=2) as response:
-            return response.read().strip() == b"ok"
-    except OSError:
-        return False
-
-
-def _stop(process: subprocess.Popen) -> None:
-    """Stop the server we started, by its PID: politely, then for sure."""
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
-
-
-def _log_tail(path: Path, lines: int = 40) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
 @pytest.fixture(scope="session")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
     """`streamlit run ui/app.py` on a fresh SQLite file and a free port; stopped at the end."""
     workdir = tmp_path_factory.mktemp("ui-server")
     sqlite_path = workdir / "ui.db"
-    log_path = workdir / "streamlit.log"
 
     # Open (migrate and seed) the database before the server does, so the two processes never
     # race to create it. Session fixtures run before the autouse per-test isolation, so this
@@ -107,40 +63,23 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
         patch.chdir(workdir)
         desk = SupportDesk.open(saver="sqlite", sqlite_path=sqlite_path, model="offline")
 
-    env = {name: value for name, value in os.environ.items()
-           if not name.startswith(("SUPPORT_", "OPENAI_"))}
-    env.update(SUPPORT_SAVER="sqlite", SUPPORT_SQLITE_PATH=str(sqlite_path),
-               SUPPORT_MODEL="offline")
-    port = _free_port()
-    command = [sys.executable, "-m", "streamlit", "run", str(APP_SCRIPT),
-               "--server.port", str(port), "--server.headless", "true",
-               "--browser.gatherUsageStats", "false", "--server.address", "127.0.0.1",
-               # Others may edit ui/ while the tests run: no reload prompts mid-test.
-               "--server.fileWatcherType", "none"]
-    url = f"http://127.0.0.1:{port}/"
     # The server runs in the temp dir, so a .env or .streamlit/secrets.toml of the repository
     # (OIDC!) cannot change what the tests see.
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(command, cwd=workdir, env=env, stdout=log,
-                                   stderr=subprocess.STDOUT)
+    server = AppServer({"SUPPORT_SAVER": "sqlite", "SUPPORT_SQLITE_PATH": str(sqlite_path)},
+                       workdir)
     try:
-        deadline = time.monotonic() + SERVER_START_SECONDS
-        while not _healthy(url):
-            if process.poll() is not None:
-                pytest.fail(f"the Streamlit server exited with {process.returncode}:\n"
-                            f"{_log_tail(log_path)}", pytrace=False)
-            if time.monotonic() > deadline:
-                pytest.fail(f"the Streamlit server did not answer {url}_stcore/health within "
-                            f"{SERVER_START_SECONDS} s:\n{_log_tail(log_path)}", pytrace=False)
-            time.sleep(0.2)
-        yield App(url, sqlite_path, desk, log_path)
+        try:
+            server.start()
+        except RuntimeError as exc:
+            pytest.fail(str(exc), pytrace=False)
+        yield App(server.url, sqlite_path, desk, server.log_path)
     finally:
-        _stop(process)
+        server.stop()
         desk.close()
         # Keep the server log next to the screenshots: the first place to look after a failure.
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(OSError):
-            shutil.copyfile(log_path, ARTIFACTS / "streamlit.log")
+            shutil.copyfile(server.log_path, ARTIFACTS / "streamlit.log")
 
 
 @pytest.fixture(scope="session")
