@@ -10,6 +10,13 @@ from agent.views import HandoffView
 from ui.components.text import ago, plain
 
 CONVERSATIONS_PAGE = "views/conversations.py"
+OPENED = "conversation_opened"  # the thread a queue card asked the Conversations page to open
+
+
+def _open(thread_id: str) -> None:
+    # Kept in the session by the click itself: a rerun that starts meanwhile (the page
+    # refreshes every few seconds) may drop the address the page switch carries, not this.
+    st.session_state[OPENED] = thread_id
 
 
 def handoff_card(item: HandoffView) -> None:
@@ -28,7 +35,7 @@ def handoff_card(item: HandoffView) -> None:
             st.caption(plain(line))
         if st.button("Open conversation", key=f"open-{item.thread_id}",
                      icon=":material/forum:", type="primary" if not item.person_name else
-                     "secondary"):
+                     "secondary", on_click=_open, args=(item.thread_id,)):
             st.switch_page(CONVERSATIONS_PAGE, query_params={"thread": item.thread_id})
 
 

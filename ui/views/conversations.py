@@ -12,7 +12,7 @@ import streamlit as st
 
 from agent.errors import SupportError
 from agent.views import ThreadView
-from ui.components.handoffs import handoff_queue
+from ui.components.handoffs import OPENED, handoff_queue
 from ui.components.messages import render_messages
 from ui.components.text import ago, plain, status_label, without_links
 from ui.session import desk, require_user, shown_errors
@@ -64,7 +64,11 @@ threads = {item.thread_id: (item.customer_id, item.thread_title) for item in que
 for record in recent:
     threads.setdefault(record.thread_id, (record.user_id, record.title))
 asked = st.query_params.get("thread")
-if asked and asked != state.get("conversation_in_url"):
+if opened := state.pop(OPENED, None):
+    # A queue card's "Open conversation" (here or on Approvals): that thread, whatever the
+    # address still says.
+    state[PICKED] = state.conversation_in_url = opened
+elif asked and asked != state.get("conversation_in_url"):
     # Arrived with a thread in the address (the handoff queue, a shared link, a reload): open
     # it. Otherwise the choice in the box wins: the address only follows it.
     state[PICKED] = asked
