@@ -1,7 +1,7 @@
 """The support agent graph, one turn read top to bottom.
 
-    START -> load_memory -> [prune] -> [summarize] -> agent
-    START -> person -> END                   (a person handles the thread: the assistant waits)
+    START -> [withdraw] -> load_memory -> [prune] -> [summarize] -> agent
+    START -> [withdraw] -> person -> END     (a person handles the thread: the assistant waits)
     agent -> tools -> agent                  (only safe tools asked for)
     agent -> screen -> approval -> actions -> agent
                                              (a refund, cancellation or address change: what
@@ -10,13 +10,14 @@
 
 Bracketed nodes run only when their condition holds, so a short turn writes no extra
 checkpoint. A supervisor's message, or a customer's while a person handles the thread, goes to
-`person` instead of the assistant. The graph is given its checkpointer, store, shop and model;
-it never opens a database or imports the UI.
+`person` instead of the assistant. A customer message sent while tool calls still wait (an
+approval pending) withdraws them first, so the thread never holds an unanswered call.
+The graph is given its checkpointer, store, shop and model; it never opens a database or
+imports the UI.
 """
 
 from __future__ import annotations
 
-import atexit
 import functools
 from collections.abc import Callable
 from typing import Any
@@ -27,8 +28,10 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.store.base import BaseStore
 
+from agent.core.seal import DecisionSeal
 from agent.crash import CrashSwitch
 from agent.domain.audit import AuditLog
+from agent.domain.secrets import app_secret
 from agent.domain.shop import Shop
 from agent.nodes import NODE_NAMES
 from agent.nodes.agent import make_agent_node
@@ -40,6 +43,7 @@ from agent.nodes.prune import make_prune_node, needs_pruning
 from agent.nodes.screen import make_screen_node
 from agent.nodes.summarize import make_summarize_node, needs_summary
 from agent.nodes.tools import make_tool_node
+from agent.nodes.withdraw import calls_left_behind, withdraw
 from agent.settings import Settings
 from agent.state import SupportContext, SupportState
 from agent.tools import registry
@@ -63,8 +67,12 @@ def build_graph(
     approval_required = frozenset(settings.approval_required)
     crash = CrashSwitch(settings.crash_at)
     audit = AuditLog(shop.db)
+    seal = DecisionSeal(app_secret(shop.db, "decision-seal"))
 
     def at_start(state: SupportState) -> str:
+        return "withdraw" if calls_left_behind(state) else after_withdraw(state)
+
+    def after_withdraw(state: SupportState) -> str:
         return "person" if for_a_person(state) else "load_memory"
 
     def after_memory(state: SupportState) -> str:
@@ -73,7 +81,12 @@ def build_graph(
         return after_prune(state)
 
     def after_prune(state: SupportState) -> str:
-        return "summarize" if needs_summary(state["messages"], settings) else "agent"
+        return "summarize" if needs_summary(state["messages"], settings) else to_agent(state)
+
+    def to_agent(state: SupportState) -> str:
+        # Calls still unanswered (a state written by hand, as any node) are screened and
+        # approved like the model's own: the agent never runs past an unanswered call.
+        return "screen" if unanswered_tool_calls(state["messages"]) else "agent"
 
     def after_agent(state: SupportState) -> str:
         if unanswered_tool_calls(state["messages"]):
@@ -85,9 +98,12 @@ def build_graph(
             return "approval"
         return "tools" if unanswered_tool_calls(state["messages"]) else "agent"
 
+    def after_person(state: SupportState) -> str:
+        return "screen" if unanswered_tool_calls(state["messages"]) else END
+
     def after_actions(state: SupportState) -> str:
         # A supervisor wrote to the customer instead of deciding: a person has the thread.
-        return END if state.get("handoff") else "agent"
+        return END if state.get("handoff") else to_agent(state)
 
     nodes = {
         "load_memory": load_memory,
@@ -96,26 +112,29 @@ def build_graph(
         "agent": make_agent_node(model, registry.specs()),
         "tools": make_tool_node(shop, sensitive=approval_required, crash=crash),
         "screen": make_screen_node(shop, approval_required),
-        "approval": make_approval_node(approval_required),
-        "actions": make_tool_node(shop, sensitive=approval_required, approved_only=True,
-                                  audit=audit, crash=crash),
+        "approval": make_approval_node(approval_required, seal),
+        "actions": make_tool_node(shop, sensitive=approval_required, seal=seal, audit=audit,
+                                  crash=crash),
         "remember": remember,
         "person": make_person_node(audit),
+        "withdraw": withdraw,
     }
     builder = StateGraph(SupportState, context_schema=SupportContext)
     for name, node in nodes.items():
         builder.add_node(name, _crash_after(name, node, crash) if crash.armed else node)
 
-    builder.add_conditional_edges(START, at_start, ["person", "load_memory"])
-    builder.add_edge("person", END)
-    builder.add_conditional_edges("load_memory", after_memory, ["prune", "summarize", "agent"])
-    builder.add_conditional_edges("prune", after_prune, ["summarize", "agent"])
-    builder.add_edge("summarize", "agent")
+    builder.add_conditional_edges(START, at_start, ["withdraw", "person", "load_memory"])
+    builder.add_conditional_edges("withdraw", after_withdraw, ["person", "load_memory"])
+    builder.add_conditional_edges("person", after_person, ["screen", END])
+    builder.add_conditional_edges("load_memory", after_memory,
+                                  ["prune", "summarize", "screen", "agent"])
+    builder.add_conditional_edges("prune", after_prune, ["summarize", "screen", "agent"])
+    builder.add_conditional_edges("summarize", to_agent, ["screen", "agent"])
     builder.add_conditional_edges("agent", after_agent, ["tools", "screen", "remember", END])
-    builder.add_edge("tools", "agent")
+    builder.add_conditional_edges("tools", to_agent, ["screen", "agent"])
     builder.add_conditional_edges("screen", after_screen, ["approval", "tools", "agent"])
     builder.add_edge("approval", "actions")
-    builder.add_conditional_edges("actions", after_actions, ["agent", END])
+    builder.add_conditional_edges("actions", after_actions, ["screen", "agent", END])
     builder.add_edge("remember", END)
     return builder.compile(checkpointer=checkpointer, store=store, name="support-agent")
 
@@ -130,30 +149,3 @@ def _crash_after(name: str, node: Callable[..., Any], crash: CrashSwitch) -> Cal
         return update
 
     return node_then_crash_point
-
-
-def __getattr__(name: str) -> Any:
-    """`graph`: the graph built from the default settings, for tools that load graphs by path.
-
-    Built on first access (not at import) because it opens the shop database. A LangGraph
-    server supplies its own checkpointer and store.
-    """
-    if name != "graph":
-        raise AttributeError(name)
-    global graph
-    from agent.domain.shop import Shop
-    from agent.persistence.savers import open_persistence
-    from agent.settings import load_settings
-
-    settings = load_settings()
-    persistence = open_persistence(settings)
-    try:
-        graph = build_graph(checkpointer=None, store=None, settings=settings,
-                            shop=Shop(persistence.db))
-    except BaseException:
-        persistence.close()
-        raise
-    # The graph's tools use the shop for as long as the process lives: close it in order on
-    # the way out rather than leave open connections (and pool threads) to the collector.
-    atexit.register(persistence.close)
-    return graph

@@ -24,6 +24,7 @@ from langchain_core.messages import AIMessage, HumanMessage, RemoveMessage, Tool
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command, StateSnapshot
 
+from agent.core.approval import approval_payload
 from agent.crash import CrashSwitch
 from agent.errors import NotFound, SupportError, ThreadBusy, Unavailable
 from agent.model.factory import model_error
@@ -400,8 +401,10 @@ class TurnRunner:
         for node, update in data.items():
             if node == "__interrupt__":
                 for pending in update:
-                    yield ApprovalRequestedEvent(
-                        self.describe_approval(record, pending.id, pending.value))
+                    payload = approval_payload(pending.value)
+                    if payload is not None:
+                        yield ApprovalRequestedEvent(
+                            self.describe_approval(record, pending.id, payload))
                 continue
             new_messages = (update or {}).get("messages", []) if isinstance(update, dict) else []
             removed = [m for m in new_messages if isinstance(m, RemoveMessage)]

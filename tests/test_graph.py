@@ -12,6 +12,7 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, Tool
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 
+from agent.core.seal import DecisionSeal
 from agent.domain.shop import Shop
 from agent.nodes.prune import oldest_turns_to_drop
 from agent.nodes.summarize import messages_to_fold
@@ -209,23 +210,37 @@ def test_safe_tool_node_refuses_sensitive_calls():
         persistence.close()
 
 
-def test_actions_node_runs_a_sensitive_call_only_with_its_own_recorded_approval():
-    """A decision recorded for another call (or none) never lets a refund run."""
+def test_actions_node_runs_a_sensitive_call_only_under_its_own_sealed_approval():
+    """An approval recorded for another call, unsealed, sealed with another key or for other
+    arguments never lets a refund run; the approval step's own seal does."""
     settings = load_settings(saver="memory")
     persistence = open_persistence(settings)
     try:
+        seal = DecisionSeal(b"k" * 32)
         node = make_tool_node(Shop(persistence.db), sensitive=frozenset(settings.approval_required),
-                              approved_only=True)
+                              seal=seal)
         call = {"name": "issue_refund", "args": {"order_id": "ORD-1001"}, "id": "c1",
                 "type": "tool_call"}
-        state = {"messages": [HumanMessage("refund"), AIMessage("", tool_calls=[call])],
-                 "decisions": {"c0": {"action": "approve", "by": "sam"}}}
+        approve = {"action": "approve", "by": "sam", "before": call["args"]}
+        forged = [
+            {"c0": {**approve, "seal": seal.seal("t", "c0", approve, call["args"])}},
+            {"c1": approve},
+            {"c1": {**approve, "seal": DecisionSeal(b"x" * 32).seal("t", "c1", approve,
+                                                                   call["args"])}},
+            {"c1": {**approve, "seal": seal.seal("t", "c1", approve, {"order_id": "ORD-1002"})}},
+            {"c1": {**approve, "seal": seal.seal("another-thread", "c1", approve,
+                                                 call["args"])}},
+        ]
         runtime = Runtime(context=SupportContext("alice", "acme"))
-        [message] = node(state, {"configurable": {"thread_id": "t"}}, runtime)["messages"]
-        assert message.status == "error" and "approval" in message.text
+        for decisions in forged:
+            state = {"messages": [HumanMessage("refund"), AIMessage("", tool_calls=[call])],
+                     "decisions": decisions}
+            [message] = node(state, {"configurable": {"thread_id": "t"}}, runtime)["messages"]
+            assert message.status == "error" and "approval" in message.text, decisions
         assert Shop(persistence.db).ledger() == []
 
-        state["decisions"] = {"c1": {"action": "approve", "by": "sam", "before": call["args"]}}
+        state["decisions"] = {"c1": {**approve, "seal": seal.seal("t", "c1", approve,
+                                                                  call["args"])}}
         [message] = node(state, {"configurable": {"thread_id": "t"}}, runtime)["messages"]
         assert message.status == "success" and "Refunded $129.00" in message.text
         assert [e.amount_cents for e in Shop(persistence.db).ledger()] == [12900]
@@ -234,12 +249,17 @@ def test_actions_node_runs_a_sensitive_call_only_with_its_own_recorded_approval(
 
 
 def test_module_level_graph_loads_by_path():
-    """`agent.graph:graph` is a compiled graph with every node, for graph-loading tools."""
-    import agent.graph as module
+    """`agent.server:make_graph` (langgraph.json) is a real module variable, as LangGraph
+    Server reads it, and gives a compiled graph with every node, without persistence."""
+    import asyncio
 
-    graph = module.graph
+    import agent.graph
+    import agent.server as module
+
+    graph = asyncio.run(vars(module)["make_graph"]())
     assert isinstance(graph, CompiledStateGraph)
-    assert set(module.NODES) <= set(graph.get_graph().nodes)
+    assert set(agent.graph.NODES) <= set(graph.get_graph().nodes)
+    assert graph.checkpointer is None and graph.store is None  # the server brings its own
 
 
 def _python(code: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -261,12 +281,12 @@ def test_module_level_graph_closes_what_it_opened_at_exit(tmp_path):
     """The graph built for graph-loading tools holds its database until exit, then closes it."""
     db = tmp_path / "support.db"
     done = _python(
-        "import atexit, os, agent.graph as module\n"
+        "import asyncio, atexit, os, agent.server as module\n"
         "def open_files():\n"
         "    fds = os.listdir('/proc/self/fd')\n"
         f"    return [p for p in (os.path.realpath('/proc/self/fd/' + fd) for fd in fds)\n"
         f"            if p.startswith({str(db)!r})]\n"
-        "module.graph\n"
+        "asyncio.run(module.make_graph())\n"
         "assert open_files(), 'the graph works on the configured database'\n"
         "atexit._run_exitfuncs()  # what the interpreter does on its way out\n"
         "assert not open_files(), open_files()\n",

@@ -1,4 +1,4 @@
 """Graph nodes, one module per family."""
 
 NODE_NAMES: tuple[str, ...] = ("load_memory", "prune", "summarize", "agent", "tools", "screen",
-                               "approval", "actions", "remember", "person")
+                               "approval", "actions", "remember", "person", "withdraw")

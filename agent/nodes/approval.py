@@ -12,15 +12,19 @@ import time
 from typing import Any
 
 from langchain_core.messages import AnyMessage, HumanMessage, ToolMessage
+from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
-from agent.core.approval import ApprovalDecision
+from agent.auth import acting_supervisor
+from agent.core.approval import ApprovalDecision, human_interrupt, parse_decision
 from agent.core.handoff import staff_author
+from agent.core.seal import DecisionSeal
 from agent.nodes.messages import last_tool_calling_message, unanswered_tool_calls
 from agent.state import SupportContext, SupportState
 
 EXCERPT_MESSAGES = 4
+MAX_ASKS = 20  # answers a pause takes before the run gives up (a client answering in a loop)
 
 
 def approval_request(call: dict, state: SupportState, context: SupportContext) -> dict[str, Any]:
@@ -56,29 +60,30 @@ def decision_key(thread_id: str, tool_call_id: str) -> str:
     return f"{thread_id}:{tool_call_id}:decision"
 
 
-def make_approval_node(approval_required: frozenset[str]):
+def make_approval_node(approval_required: frozenset[str], seal: DecisionSeal):
     """The approval node for the configured set of sensitive tools."""
 
-    def approval(state: SupportState, runtime: Runtime[SupportContext]) -> dict[str, Any]:
-        """Interrupt once per sensitive call and record each decision (applied by `actions`).
-
-        Nothing is written outside the state here: a decision whose step dies before its
-        checkpoint was never taken (the request waits again), so it must leave no trace.
-        """
+    def approval(state: SupportState, config: RunnableConfig,
+                 runtime: Runtime[SupportContext]) -> dict[str, Any]:
+        """Interrupt once per sensitive call and record each decision, sealed (applied by
+        `actions`). Nothing is written outside the state: a decision whose step dies before
+        its checkpoint was never taken, so it must leave no trace."""
         found = last_tool_calling_message(state["messages"])
         if found is None:
             return {}
         _, ai_message = found
+        thread_id = str(config["configurable"]["thread_id"])
         calls = {call["id"]: dict(call) for call in ai_message.tool_calls}
         decisions: dict[str, dict[str, Any]] = {}
         edited = False
         for call in unanswered_tool_calls(state["messages"]):
             if call["name"] not in approval_required:
                 continue
-            decision = interrupt(approval_request(call, state, runtime.context),
-                                 response_schema=ApprovalDecision)
-            record = {"action": decision.action, "by": decision.decided_by or "unknown",
-                      "at": time.time(), "before": dict(call["args"])}
+            decision = ask_supervisor(approval_request(call, state, runtime.context))
+            # On LangGraph Server the signed-in supervisor decides, whatever the answer claims.
+            by = acting_supervisor(config) or decision.decided_by or "unknown"
+            record: dict[str, Any] = {"action": decision.action, "by": by,
+                                      "at": time.time(), "before": dict(call["args"])}
             if decision.action == "edit":
                 calls[call["id"]]["args"] = {**call["args"], **(decision.arguments or {})}
                 record["after"] = calls[call["id"]]["args"]
@@ -87,6 +92,7 @@ def make_approval_node(approval_required: frozenset[str]):
                 record["reason"] = (decision.reason or "").strip()
             elif decision.action == "respond":
                 record["message"] = (decision.message or "").strip()
+            record["seal"] = seal.seal(thread_id, call["id"], record, calls[call["id"]]["args"])
             decisions[call["id"]] = record
         updates: dict[str, Any] = {"decisions": decisions}
         if edited:
@@ -97,3 +103,23 @@ def make_approval_node(approval_required: frozenset[str]):
         return updates
 
     return approval
+
+
+def ask_supervisor(request: dict[str, Any]) -> ApprovalDecision:
+    """Pause for a decision; a malformed answer (possible from an API client) asks again."""
+    problem = ""
+    for _ in range(MAX_ASKS):
+        shown = {**request, "problem": problem} if problem else request
+        answer = interrupt(human_interrupt(shown, describe(request)))
+        try:
+            return parse_decision(answer, request["arguments"])
+        except ValueError as exc:
+            problem = f"The last answer was not understood ({exc}); please answer again."
+    raise ValueError(f"no valid decision after {MAX_ASKS} answers")
+
+
+def describe(request: dict[str, Any]) -> str:
+    """One line for an inbox: what is asked, and the customer's reason."""
+    reason = f" Reason given: {request['reason']}" if request.get("reason") else ""
+    return f"{request['action']} with {request['arguments']} for " \
+           f"{request['customer']['user_id']}.{reason}"

@@ -13,6 +13,7 @@ from langchain_core.messages import (
     SystemMessage,
     ToolMessage,
 )
+from langgraph.constants import TAG_NOSTREAM
 
 from agent.core.handoff import staff_author
 from agent.crash import INERT, CrashSwitch
@@ -69,7 +70,10 @@ def make_summarize_node(model: BaseChatModel, settings: Settings, crash: CrashSw
         if not folded:
             return {}
         transcript = render_transcript(state.get("summary", ""), folded)
-        reply = model.invoke([SystemMessage(SUMMARY_PROMPT), HumanMessage(transcript)])
+        # Tagged so LangGraph keeps the summary's tokens out of `messages` streams: clients
+        # (ours, the SDK, Studio) see the assistant's reply, never the summariser's working.
+        reply = model.invoke([SystemMessage(SUMMARY_PROMPT), HumanMessage(transcript)],
+                             config={"tags": [TAG_NOSTREAM]})
         crash.reached("summarize")
         return {"summary": reply.text.strip(),
                 "messages": [RemoveMessage(id=m.id) for m in folded]}

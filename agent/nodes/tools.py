@@ -17,6 +17,7 @@ from langgraph.runtime import Runtime
 from pydantic import ValidationError
 
 from agent.core.handoff import staff_message, taken_over
+from agent.core.seal import DecisionSeal
 from agent.crash import INERT, CrashSwitch
 from agent.domain.audit import AuditLog, AuditRecord
 from agent.domain.shop import Customer, Shop, ShopRuleError, money
@@ -28,12 +29,12 @@ from agent.tools.base import describe_validation_error
 
 
 def make_tool_node(shop: Shop, *, sensitive: frozenset[str] = frozenset(),
-                   approved_only: bool = False, audit: AuditLog | None = None,
+                   seal: DecisionSeal | None = None, audit: AuditLog | None = None,
                    crash: CrashSwitch = INERT):
     """A node that runs pending tool calls.
 
-    Calls named in `sensitive` are refused, unless `approved_only` is set: then each one runs
-    only with a recorded approve/edit decision for its call id.
+    Calls named in `sensitive` are refused, unless a `seal` is given: then each one is applied
+    as the decision recorded for its call id says, and only under that decision's valid seal.
     """
 
     def run_tools(state: SupportState, config: RunnableConfig,
@@ -42,11 +43,13 @@ def make_tool_node(shop: Shop, *, sensitive: frozenset[str] = frozenset(),
         context = runtime.context
         customer = Customer(tenant=context.tenant, user_id=context.user_id)
         thread_id = str(config["configurable"]["thread_id"])
-        decisions = (state.get("decisions") or {}) if approved_only else {}
+        decisions = (state.get("decisions") or {}) if seal is not None else {}
         results: list[AnyMessage] = []
         updates: dict[str, Any] = {}
         for call in unanswered_tool_calls(state["messages"]):
             decision = decisions.get(call["id"]) if call["name"] in sensitive else None
+            if decision and not seal.holds(thread_id, call["id"], decision, call["args"]):
+                decision = None  # not made by the approval step for this very call: none
             record = _audit_record(call, decision, context, thread_id) if decision else None
             if decision and decision["action"] in ("reject", "respond"):
                 results += _answered_instead(call, decision, shop, state, updates)

@@ -154,6 +154,21 @@ MIGRATIONS: tuple[Migration, ...] = (
         )""",
         "CREATE INDEX support_feedback_by_tenant ON support_feedback (tenant, created_at)",
     )),
+    Migration(6, "the app's secret keys (the seal on supervisors' decisions)", _run_sql(
+        """CREATE TABLE support_secrets (
+            name TEXT PRIMARY KEY,
+            secret TEXT NOT NULL,
+            created_at DOUBLE PRECISION NOT NULL
+        )""",
+    )),
+    Migration(7, "API tokens for LangGraph Server (only their hashes)", _run_sql(
+        """CREATE TABLE support_api_tokens (
+            token_hash TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL REFERENCES support_users (user_id),
+            created_at DOUBLE PRECISION NOT NULL
+        )""",
+        "CREATE INDEX support_api_tokens_by_user ON support_api_tokens (user_id)",
+    )),
 )
 
 

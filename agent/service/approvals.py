@@ -7,7 +7,7 @@ from typing import Any
 from langgraph.types import StateSnapshot
 from pydantic import ValidationError
 
-from agent.core.approval import ApprovalDecision
+from agent.core.approval import ApprovalDecision, approval_payload
 from agent.domain.shop import Customer, User
 from agent.errors import InvalidInput, NotFound
 from agent.persistence.threads import ThreadRecord
@@ -122,8 +122,8 @@ class ApprovalDesk(DeskAccess):
 
     def _approvals_in(self, record: ThreadRecord,
                       snapshot: StateSnapshot) -> list[PendingApproval]:
-        return [self._approval(record, i.id, i.value) for i in snapshot.interrupts
-                if isinstance(i.value, dict) and i.value.get("kind") == "approval"]
+        return [self._approval(record, i.id, payload) for i in snapshot.interrupts
+                if (payload := approval_payload(i.value)) is not None]
 
     def _approval(self, record: ThreadRecord, interrupt_id: str,
                   value: dict[str, Any]) -> PendingApproval:

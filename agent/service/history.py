@@ -9,6 +9,7 @@ from typing import Any
 from langchain_core.messages import AnyMessage, BaseMessage, HumanMessage
 from langgraph.types import StateSnapshot
 
+from agent.core.approval import approval_payload
 from agent.domain.shop import reference
 from agent.errors import InvalidInput, NotFound
 from agent.persistence.threads import ThreadRecord
@@ -195,8 +196,8 @@ class HistoryDesk(DeskAccess):
         # An interrupt stays on its checkpoint after the answer; the task's result (the
         # node's writes once resumed) tells a pause still open from one answered.
         still_open = any(task.interrupts and task.result is None for task in snapshot.tasks)
-        approvals = [i.value for i in snapshot.interrupts
-                     if isinstance(i.value, dict) and i.value.get("kind") == "approval"]
+        approvals = [payload for i in snapshot.interrupts
+                     if (payload := approval_payload(i.value)) is not None]
         if not approvals:
             return "Waiting for a person from our team" if still_open \
                 else "Waited for a person from our team"
