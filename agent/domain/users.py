@@ -7,7 +7,9 @@ id a person types finds their record whatever its case.
 
 from __future__ import annotations
 
+import hashlib
 import re
+import secrets
 import time
 from dataclasses import dataclass
 
@@ -26,6 +28,8 @@ _EMAIL = re.compile(
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+"
 )
 _COLUMNS = "user_id, tenant, display_name, email, role, disabled_at"
+# API tokens (LangGraph Server's bearer tokens) start with this, so a leaked one is recognisable.
+TOKEN_PREFIX = "sat_"
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,11 @@ def valid_display_name(raw: str) -> str:
     if len(name) > MAX_NAME_CHARS:
         raise InvalidInput(f"the display name is longer than {MAX_NAME_CHARS} characters")
     return name
+
+
+def token_hash(token: str) -> str:
+    """What is stored of an API token: its SHA-256 (256 random bits need no salt)."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class UserDirectory:
@@ -161,3 +170,28 @@ class UserDirectory:
         if user is None:
             raise NotFound(f"unknown user {raw_id!r}; see `support-agent users list`")
         return user
+
+    def issue_token(self, user_id: str) -> str:
+        """A new API token for this user, returned once; only its hash is kept."""
+        user = self.get((user_id or "").strip().lower())
+        if user is None:
+            raise NotFound(f"unknown user {user_id!r}; see `support-agent users list`")
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        self.db.execute("INSERT INTO support_api_tokens (token_hash, user_id, created_at)"
+                        " VALUES (?, ?, ?)", (token_hash(token), user.user_id, time.time()))
+        return token
+
+    def by_token(self, token: str) -> User | None:
+        """The user an API token was issued to (disabled or not), or None for an unknown one."""
+        if not token.startswith(TOKEN_PREFIX):
+            return None
+        row = self.db.fetch_one(
+            "SELECT u.user_id, u.tenant, u.display_name, u.email, u.role, u.disabled_at"
+            " FROM support_api_tokens t JOIN support_users u ON u.user_id = t.user_id"
+            " WHERE t.token_hash = ?", (token_hash(token),))
+        return _user(row) if row else None
+
+    def revoke_tokens(self, user_id: str) -> int:
+        """Revoke every API token of this user; how many there were."""
+        return self.db.execute("DELETE FROM support_api_tokens WHERE user_id = ?",
+                               ((user_id or "").strip().lower(),))

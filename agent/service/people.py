@@ -48,6 +48,17 @@ class PeopleDesk(DeskAccess):
         """Enable a disabled account again."""
         return self.accounts.set_disabled(user_id, False)
 
+    def issue_api_token(self, user_id: str) -> str:
+        """A new bearer token for LangGraph Server; shown once (only its hash is stored)."""
+        return self.accounts.issue_token(self.user(user_id).user_id)
+
+    def revoke_api_tokens(self, user_id: str) -> int:
+        """Revoke every API token of a user (an administrator's action); how many there were."""
+        user = self.shop.get_user(storable_text(user_id or "", "the user id").strip().lower())
+        if user is None:
+            raise NotFound(f"unknown user {user_id!r}; see `support-agent users list`")
+        return self.accounts.revoke_tokens(user.user_id)
+
     def seed_demo(self) -> SeedReport:
         """Add whatever of the demo shop is missing (idempotent); report what was added."""
         with self.persistence.db.transaction() as session:

@@ -6,6 +6,7 @@ expensive session or module fixture go to one worker together, so it is built on
 - the browser tests share one Streamlit server and one Chromium, and tell one story across
   module fixtures;
 - the tests that stop and restart a throwaway PostgreSQL cluster share that cluster;
+- the LangGraph Server tests share one `langgraph dev` process;
 - a few modules build one large fixture for all their tests.
 
 xdist's own `loadgroup` reads `xdist_group` marks by rewriting node ids, which pytest 9.2 no
@@ -20,6 +21,7 @@ from typing import Any
 # Node id prefix -> group. The first match wins; a test matching none is a group of its own.
 GROUPS = (
     ("tests/e2e/", "browser"),
+    ("tests/server/", "langgraph-server"),
     ("tests/test_postgres_restarts.py", "throwaway-postgres"),
     ("tests/test_good_neighbour.py", "throwaway-postgres"),
     ("tests/ui/test_scale.py", "ui-scale"),

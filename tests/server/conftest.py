@@ -1,0 +1,74 @@
+"""LangGraph Server fixtures: the repository's langgraph.json served by a real `langgraph dev`.
+
+One server per test session (tests/server/sdk_server.py), on a fresh SQLite file for the app's
+data (users, orders, ledger, audit) with the offline model. A SupportDesk in this process
+opens the same file: it issues the API tokens the clients send and checks what the server's
+runs did.
+
+`langgraph dev` comes with the dev extras (`langgraph-cli[inmem]`). Outside CI a missing CLI
+skips these tests with instructions; with CI=true it fails them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from collections.abc import Iterator
+
+import pytest
+from sdk_server import LANGGRAPH, REPO_ROOT, DevServer, LangGraphServer
+from support.services import missing_service
+
+from agent.service import SupportDesk
+
+ARTIFACTS = REPO_ROOT / "test-artifacts" / "server"
+PEOPLE = ("alice", "bob", "carol", "dave", "sam", "gina")
+DISABLED = "frank"  # a customer of acme whose account is disabled after getting a token
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register this folder's marker (the suite runs with --strict-markers)."""
+    config.addinivalue_line("markers", "langgraph_server: drives a real `langgraph dev` server")
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LangGraphServer]:
+    """`langgraph dev` on a fresh SQLite file, with a token for each demo user and for a
+    disabled account (`tokens["frank"]`); stopped at the end."""
+    if not LANGGRAPH.exists():
+        missing_service(f"{LANGGRAPH} is missing: install the dev extras (langgraph-cli[inmem]) "
+                        "with `.venv/bin/pip install -e '.[dev]'`")
+    workdir = tmp_path_factory.mktemp("langgraph-server")
+    sqlite_path = workdir / "app.db"
+
+    # Open (migrate and seed) the database before the server does. Session fixtures run before
+    # the autouse per-test isolation, so this step isolates itself: no SUPPORT_* variable or
+    # .env file of the developer is read.
+    with pytest.MonkeyPatch.context() as patch:
+        for name in list(os.environ):
+            if name.startswith(("SUPPORT_", "OPENAI_")):
+                patch.delenv(name)
+        patch.chdir(workdir)
+        desk = SupportDesk.open(saver="sqlite", sqlite_path=sqlite_path, model="offline")
+    tokens = {who: desk.issue_api_token(who) for who in PEOPLE}
+    desk.add_user(DISABLED, display_name="Frank Ocean", email="frank@example.com",
+                  role="customer", tenant="acme")
+    tokens[DISABLED] = desk.issue_api_token(DISABLED)
+    desk.disable_user(DISABLED)
+
+    process = DevServer({"SUPPORT_SAVER": "sqlite", "SUPPORT_SQLITE_PATH": str(sqlite_path),
+                         "SUPPORT_MODEL": "offline"}, workdir)
+    try:
+        try:
+            process.start()
+        except RuntimeError as exc:
+            pytest.fail(str(exc), pytrace=False)
+        yield LangGraphServer(process.url, desk, tokens)
+    finally:
+        process.stop()
+        desk.close()
+        # Keep the server's log: the first place to look after a failure.
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(OSError):
+            shutil.copyfile(process.log_path, ARTIFACTS / "langgraph-dev.log")
