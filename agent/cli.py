@@ -6,7 +6,6 @@ import argparse
 import io
 import json
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -211,6 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
         ("enable", cmd_users_enable, "Enable a disabled account again."),
     ):
         action(name, handler, help_text).add_argument("user_id", metavar="USER_ID")
+    act = action("token", cmd_users_token, "Print a new API token for LangGraph Server (once).")
+    act.add_argument("user_id", metavar="USER_ID")
+    act.add_argument("--revoke", action="store_true", help="revoke every token of this user")
 
     command("doctor", cmd_doctor, "Check configuration, database, Redis and model.")
 
@@ -533,6 +535,19 @@ def cmd_users_enable(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_users_token(settings: Settings, args: argparse.Namespace) -> int:
+    with SupportDesk.open(settings) as desk:
+        if args.revoke:
+            count = desk.revoke_api_tokens(args.user_id)
+            out.print(f"revoked {count} API token{'' if count == 1 else 's'} of {args.user_id}")
+            return 0
+        token = desk.issue_api_token(args.user_id)
+    # Plain print: the token alone on stdout, for `TOKEN=$(support-agent users token alice)`.
+    print(token)
+    err.print("send it as `Authorization: Bearer <token>`; it is shown only this once")
+    return 0
+
+
 def cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
     checks = SupportDesk.diagnose(settings)
     for check in checks:
@@ -554,6 +569,7 @@ def cmd_grade(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_ui(settings: Settings, args: argparse.Namespace) -> int:
+    """Run the Streamlit app in place of this process (it never returns)."""
     app = Path(__file__).resolve().parent.parent / "ui" / "app.py"
     env = {**os.environ, **_settings_env(args)}
     command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port",
@@ -561,7 +577,11 @@ def cmd_ui(settings: Settings, args: argparse.Namespace) -> int:
                "false", "--client.toolbarMode", "minimal"]
     out.print(f"support-agent UI on http://localhost:{args.port} "
               f"(saver {settings.saver}, model {settings.model}); Ctrl-C stops it")
-    return subprocess.call(command, env=env)
+    out.file.flush()  # exec replaces this process: print the line before it goes
+    # Streamlit takes this process's place rather than running as a child, so a SIGTERM to
+    # `support-agent ui` (docker stop, systemd, a supervisor) reaches Streamlit itself instead
+    # of killing a parent that leaves Streamlit running.
+    os.execvpe(command[0], command, env)
 
 
 # --- printing ---------------------------------------------------------------------------------

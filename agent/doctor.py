@@ -63,6 +63,8 @@ def _model(settings: Settings) -> Check:
         make_chat_model(settings)
     except SupportError as exc:
         return Check("model", False, str(exc))
+    if settings.model_provider != "openai":  # only OpenAI-compatible endpoints are probed
+        return Check("model", True, f"{settings.model} (its package is installed; not probed)")
     import openai
 
     name = settings.model.partition(":")[2]

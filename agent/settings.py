@@ -23,7 +23,10 @@ SaverKind = str  # the name of a module in agent/backends/ (see saver_kinds)
 _BACKENDS_DIR = Path(__file__).resolve().parent / "backends"
 _PREFERRED_ORDER = ("memory", "sqlite", "postgres")
 BusyPolicy = Literal["wait", "fail"]
-
+AuthMode = Literal["local", "oidc"]
+# Savers whose data lives inside this one process or machine (the Quickstart). Anything else is a
+# database a team shares, where local sign-in (anyone picks any user) must not be the default.
+EMBEDDED_SAVERS = ("sqlite", "memory")
 
 
 def saver_kinds() -> tuple[str, ...]:
@@ -34,7 +37,11 @@ def saver_kinds() -> tuple[str, ...]:
                                                   if kind in _PREFERRED_ORDER else 0, kind)))
 
 
-_MODEL_PATTERN = re.compile(r"^(offline|openai:[\w.\-/:]+)$")
+# `offline`, or `<provider>:<model>` as LangChain's init_chat_model takes it (openai:gpt-4.1-mini,
+# anthropic:claude-sonnet-4-5, ollama:llama3.1); the model part may hold `:`, `/` and `.`.
+_MODEL_PATTERN = re.compile(r"^(offline|[a-z][a-z0-9_]*:[\w.\-/:@]+)$")
+MODEL_HELP = ("'offline' or '<provider>:<model>' (a LangChain provider), e.g. openai:gpt-4.1-mini, "
+              "anthropic:claude-sonnet-4-5, ollama:llama3.1")
 
 # The settings that also have a command-line flag (--saver, --sqlite-path, ...), with its help.
 # The CLI builds its flags from this, and errors name a flag only when it is here.
@@ -43,7 +50,7 @@ COMMAND_LINE_SETTINGS = {
     "sqlite_path": "SQLite file (SUPPORT_SQLITE_PATH)",
     "postgres_url": "PostgreSQL URL (SUPPORT_POSTGRES_URL)",
     "redis_url": "Redis URL (SUPPORT_REDIS_URL)",
-    "model": "offline | openai:<model> (SUPPORT_MODEL)",
+    "model": "offline | <provider>:<model>, e.g. openai:gpt-4.1-mini (SUPPORT_MODEL)",
     "crash_at": "kill this process at a named point, for demos and tests (SUPPORT_CRASH_AT)",
 }
 
@@ -69,6 +76,13 @@ class Settings(BaseSettings):
     # Whether a new database starts with the demo shop. Unset: yes for the embedded SQLite
     # file and the memory saver (the Quickstart), no for PostgreSQL (`seed --demo` asks).
     seed_demo: bool | None = None
+
+    # Sign-in: `local` lets anyone pick a user (fine on your own machine); `oidc` signs people in
+    # through the identity provider in .streamlit/secrets.toml. Unset: local for the embedded
+    # savers, oidc for a shared database. Local mode on a shared database is refused by the UI
+    # unless allow_local_auth_on_shared_db says it is meant (it then shows a loud banner).
+    auth: AuthMode = Field(default=None)  # type: ignore[assignment]  # filled in by _auth_mode
+    allow_local_auth_on_shared_db: bool = False
 
     model: str = "offline"
     openai_api_key: SecretStr | None = Field(
@@ -108,12 +122,29 @@ class Settings(BaseSettings):
             raise ValueError(f"use one of {', '.join(kinds)} (one per module in agent/backends/)")
         return value
 
+    @field_validator("auth", mode="before")
+    @classmethod
+    def _auth_mode(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            # A saver that failed its own validation is treated as shared: the safer guess.
+            return "local" if info.data.get("saver") in EMBEDDED_SAVERS else "oidc"
+        return value.strip().lower() if isinstance(value, str) else value
+
     @field_validator("model")
     @classmethod
     def _known_model(cls, value: str) -> str:
         if not _MODEL_PATTERN.match(value):
-            raise ValueError("use 'offline' or 'openai:<model name>', e.g. openai:gpt-4o-mini")
+            raise ValueError(f"use {MODEL_HELP}")
         return value
+
+    @field_validator("openai_api_key", "openai_base_url", mode="before")
+    @classmethod
+    def _blank_openai_is_unset(cls, value: Any) -> Any:
+        # Compose files and .env templates write `OPENAI_API_KEY=` for "not set"; an empty key
+        # sent to the endpoint only fails later, with a traceback from the client library.
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("approval_required", mode="before")
     @classmethod
@@ -188,6 +219,27 @@ class Settings(BaseSettings):
         """True when the deterministic offline model answers."""
         return self.model == "offline"
 
+    @property
+    def model_provider(self) -> str | None:
+        """The LangChain provider of SUPPORT_MODEL (openai, anthropic, ...), None if offline."""
+        return None if self.model_is_offline else self.model.partition(":")[0]
+
+    @property
+    def model_name(self) -> str | None:
+        """The provider's model name in SUPPORT_MODEL, None if offline."""
+        return None if self.model_is_offline else self.model.partition(":")[2]
+
+    @property
+    def shared_database(self) -> bool:
+        """True when the saver is a database a team shares (not the embedded Quickstart)."""
+        return self.saver not in EMBEDDED_SAVERS
+
+    @property
+    def local_sign_in_refused(self) -> bool:
+        """True when the UI must not serve: local sign-in on a shared database, not opted in."""
+        return (self.auth == "local" and self.shared_database
+                and not self.allow_local_auth_on_shared_db)
+
     def describe(self) -> dict[str, str]:
         """A printable view of the settings with secrets masked."""
         shown = {
@@ -195,6 +247,8 @@ class Settings(BaseSettings):
             "model": self.model,
             "redis": mask_password(self.redis_url) if self.redis_url else "not configured",
             "approval_required": ", ".join(self.approval_required) or "(none)",
+            "sign-in": ("local (anyone picks a user)" if self.auth == "local"
+                        else "oidc (identity provider)"),
         }
         if self.saver == "sqlite":
             shown["database"] = str(self.sqlite_path)
@@ -202,10 +256,21 @@ class Settings(BaseSettings):
             shown["database"] = mask_password(self.postgres_url)
         else:
             shown["database"] = "in memory (lost when the process exits)"
-        if not self.model_is_offline:
+        if self.model_provider == "openai":
             shown["openai_base_url"] = self.openai_base_url or "https://api.openai.com/v1"
             shown["openai_api_key"] = "set" if self.openai_api_key else "missing"
         return shown
+
+
+def setting_variables() -> dict[str, str]:
+    """Each setting's environment variable: SUPPORT_<NAME>, or the standard OPENAI_* name."""
+    names = {}
+    for field, info in Settings.model_fields.items():
+        alias = info.validation_alias
+        # An aliased setting's last choice is the name the rest of the ecosystem uses.
+        names[field] = (str(alias.choices[-1]) if isinstance(alias, AliasChoices)
+                        else f"SUPPORT_{field.upper()}")
+    return names
 
 
 def mask_password(url: str) -> str:

@@ -3,6 +3,9 @@ variables, one-line ConfigErrors that name the variable, and secret masking."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -293,3 +296,80 @@ def test_sqlite_file_folder_is_created_but_not_a_missing_tree(tmp_path: Path) ->
     assert not (tmp_path / "srv").exists(), "nothing was created"
     # The path only matters to the SQLite saver.
     assert load_settings(saver="memory", sqlite_path=deep).sqlite_path == deep
+
+
+# --- sign-in mode, and blank OpenAI variables ---------------------------------------------------
+
+
+@pytest.mark.parametrize(("saver", "expected"), [
+    ("sqlite", "local"), ("memory", "local"), ("postgres", "oidc"),
+])
+def test_sign_in_mode_defaults_by_saver(saver: str, expected: str) -> None:
+    """Unset SUPPORT_AUTH: local for the embedded Quickstart, OIDC for a shared database."""
+    settings = load_settings(saver=saver)
+    assert settings.auth == expected
+    assert not settings.local_sign_in_refused
+    assert settings.shared_database == (saver == "postgres")
+
+
+@pytest.mark.parametrize("blank", ["", "  "])
+def test_blank_sign_in_mode_is_unset(monkeypatch: pytest.MonkeyPatch, blank: str) -> None:
+    """`SUPPORT_AUTH=` (as .env.example and compose write it) means the default."""
+    monkeypatch.setenv("SUPPORT_AUTH", blank)
+    assert load_settings(saver="postgres").auth == "oidc"
+    assert load_settings(saver="sqlite").auth == "local"
+
+
+def test_local_sign_in_on_postgres_is_refused_unless_allowed(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """SUPPORT_AUTH=local on PostgreSQL needs SUPPORT_ALLOW_LOCAL_AUTH_ON_SHARED_DB=true."""
+    monkeypatch.setenv("SUPPORT_SAVER", "postgres")
+    monkeypatch.setenv("SUPPORT_AUTH", "LOCAL")  # case does not matter
+    settings = load_settings()
+    assert settings.auth == "local" and settings.local_sign_in_refused
+    monkeypatch.setenv("SUPPORT_ALLOW_LOCAL_AUTH_ON_SHARED_DB", "true")
+    assert not load_settings().local_sign_in_refused
+    # The embedded savers never need the opt-in; OIDC on PostgreSQL never does either.
+    assert not load_settings(saver="sqlite", allow_local_auth_on_shared_db=False,
+                             auth="local").local_sign_in_refused
+    assert not load_settings(auth="oidc", allow_local_auth_on_shared_db=False
+                             ).local_sign_in_refused
+
+
+def test_unknown_sign_in_mode_is_a_one_line_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SUPPORT_AUTH=ldap names the variable and both allowed values."""
+    monkeypatch.setenv("SUPPORT_AUTH", "ldap")
+    with pytest.raises(ConfigError) as bad:
+        load_settings()
+    assert_one_line_naming(bad.value, "SUPPORT_AUTH", ["local", "oidc"])
+
+
+def test_describe_names_the_sign_in_mode() -> None:
+    """The status area shows how people sign in."""
+    assert load_settings().describe()["sign-in"].startswith("local")
+    assert load_settings(saver="postgres").describe()["sign-in"].startswith("oidc")
+
+
+@pytest.mark.parametrize("blank", ["", " "])
+def test_blank_openai_variables_count_as_unset(monkeypatch: pytest.MonkeyPatch,
+                                               blank: str) -> None:
+    """`OPENAI_API_KEY=` (compose passes it through empty) is no key at all, not an empty one."""
+    monkeypatch.setenv("OPENAI_API_KEY", blank)
+    monkeypatch.setenv("OPENAI_BASE_URL", blank)
+    settings = load_settings(model="openai:gpt-4.1-mini")
+    assert settings.openai_api_key is None and settings.openai_base_url is None
+    assert settings.describe()["openai_api_key"] == "missing"
+    assert settings.describe()["openai_base_url"] == "https://api.openai.com/v1"
+
+
+def test_blank_openai_key_is_one_clear_error_from_the_cli(tmp_path: Path) -> None:
+    """`OPENAI_API_KEY= support-agent ask ...` exits 2 with one line, not a traceback."""
+    env = {name: value for name, value in os.environ.items()
+           if not name.startswith(("SUPPORT_", "OPENAI_"))}
+    env.update(OPENAI_API_KEY="", SUPPORT_SAVER="memory", SUPPORT_MODEL="openai:gpt-4.1-mini")
+    done = subprocess.run([sys.executable, "-m", "agent.cli", "ask", "--user", "alice", "hi"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("error: ") and "needs OPENAI_API_KEY" in line

@@ -2,6 +2,7 @@
 
 The user's role and tenant always come from the user record the desk returns; the browser
 only ever names who signs in (local mode) or proves it through the identity provider (OIDC).
+Which of the two is the SUPPORT_AUTH setting, never whether a secrets file happens to exist.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import streamlit as st
 from agent.domain.shop import User
 from agent.errors import NotFound, SupportError
 from agent.service import SupportDesk
-from agent.settings import load_settings
+from agent.settings import Settings, load_settings
 
 USER_KEY = "user_id"
 USER_PARAM = "as"
@@ -31,8 +32,20 @@ def desk() -> SupportDesk:
     return get_desk()
 
 
+def app_settings() -> Settings:
+    """The settings this server runs with, read before (and apart from) opening the desk."""
+    # Not cached: reading them is cheap, and the sign-in mode must be known even when the
+    # database cannot be opened (or must not be, as on a shared one in local mode).
+    return load_settings()
+
+
+def uses_oidc() -> bool:
+    """True when people sign in through the identity provider (SUPPORT_AUTH=oidc)."""
+    return desk().settings.auth == "oidc"
+
+
 def oidc_configured() -> bool:
-    """True when secrets.toml has an [auth] section: sign-in goes through st.login."""
+    """True when secrets.toml has the [auth] section st.login needs."""
     try:
         return "auth" in st.secrets
     except Exception:  # no secrets file at all
@@ -41,7 +54,7 @@ def oidc_configured() -> bool:
 
 def signed_in_user() -> User | None:
     """The signed-in user's record, or None."""
-    if oidc_configured():
+    if uses_oidc():
         if not st.user.is_logged_in:
             return None
         return desk().user_by_email(str(st.user.email or ""))
@@ -71,7 +84,7 @@ def sign_out() -> None:
     for key in list(st.session_state):
         del st.session_state[key]
     st.query_params.clear()
-    if oidc_configured():
+    if uses_oidc():
         st.logout()
 
 

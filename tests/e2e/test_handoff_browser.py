@@ -172,8 +172,10 @@ def own_app(request: pytest.FixtureRequest, tmp_path: Path, artifacts: Path) -> 
     else:
         url = request.getfixturevalue("postgres_url")  # a fresh copy of the seeded template
         desk = SupportDesk.open(saver="postgres", postgres_url=url, model="offline")
+        # Local sign-in on PostgreSQL is refused unless allowed (the test picks users).
         settings = {"SUPPORT_SAVER": "postgres", "SUPPORT_POSTGRES_URL": url,
-                    "SUPPORT_SEED_DEMO": "true"}
+                    "SUPPORT_SEED_DEMO": "true", "SUPPORT_AUTH": "local",
+                    "SUPPORT_ALLOW_LOCAL_AUTH_ON_SHARED_DB": "true"}
     server = AppServer(settings, workdir)
     try:
         server.start()

@@ -31,6 +31,9 @@ def pg_desk(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Supp
         admin.execute(f"ALTER DATABASE {name} SET lock_timeout = '1s'")
     monkeypatch.setenv("SUPPORT_SAVER", "postgres")
     monkeypatch.setenv("SUPPORT_POSTGRES_URL", postgres_url)
+    # Local sign-in on PostgreSQL is refused unless allowed (the test signs in as alice).
+    monkeypatch.setenv("SUPPORT_AUTH", "local")
+    monkeypatch.setenv("SUPPORT_ALLOW_LOCAL_AUTH_ON_SHARED_DB", "true")
     get_desk.clear()
     opened = get_desk()  # the app finds it in its cache
     try:

@@ -192,8 +192,9 @@ def test_sign_out_forgets_the_user(open_app, desk: SupportDesk) -> None:
     assert "user_id" not in at.session_state and "thread_id" not in at.session_state
 
 
+@pytest.mark.parametrize("app_env", [{"SUPPORT_AUTH": "oidc"}])
 def test_oidc_shows_the_provider_sign_in_not_the_picker(open_app) -> None:
-    """With an [auth] section, the local picker and local-mode notices are gone."""
+    """With SUPPORT_AUTH=oidc (and an [auth] section), the local picker and notices are gone."""
     at = open_app(secrets=OIDC, identity={"is_logged_in": False})
     no_exception(at)
     assert not at.selectbox and not at.form_submit_button
@@ -202,6 +203,7 @@ def test_oidc_shows_the_provider_sign_in_not_the_picker(open_app) -> None:
     assert not any("Local sign-in mode" in m for m in values(at.sidebar.markdown))
 
 
+@pytest.mark.parametrize("app_env", [{"SUPPORT_AUTH": "oidc"}])
 def test_oidc_identity_maps_to_the_user_record(open_app) -> None:
     """A provider identity is matched by e-mail; the role comes from the record."""
     at = open_app(secrets=OIDC, identity={"is_logged_in": True, "email": "sam@acme.example.com"})
@@ -213,6 +215,7 @@ def test_oidc_identity_maps_to_the_user_record(open_app) -> None:
     assert not offered(at, "approvals")
 
 
+@pytest.mark.parametrize("app_env", [{"SUPPORT_AUTH": "oidc"}])
 def test_oidc_identity_without_an_account_is_told_so(open_app) -> None:
     """An identity no record matches gets a clear error, not a traceback or a page."""
     at = open_app(secrets=OIDC, identity={"is_logged_in": True, "email": "nobody@example.com"})
@@ -222,6 +225,7 @@ def test_oidc_identity_without_an_account_is_told_so(open_app) -> None:
     assert not at.title and [b.label for b in at.button] == ["Try again", "Sign out"]  # no page
 
 
+@pytest.mark.parametrize("app_env", [{"SUPPORT_AUTH": "oidc"}])
 def test_oidc_identity_without_an_account_can_sign_out(open_app) -> None:
     """Someone logged in at the provider but unknown here must be able to sign out."""
     at = open_app(secrets=OIDC, identity={"is_logged_in": True, "email": "nobody@example.com"})

@@ -57,6 +57,7 @@ def test_a_signed_in_user_who_is_disabled_is_told_so(open_app, desk: SupportDesk
     assert any(b.label == "Sign out" for b in at.button)
 
 
+@pytest.mark.parametrize("app_env", [{"SUPPORT_AUTH": "oidc"}])
 def test_oidc_identity_of_a_disabled_account_is_refused(open_app, desk: SupportDesk) -> None:
     """An identity-provider sign-in that matches a disabled account is refused, with why."""
     desk.disable_user("sam")

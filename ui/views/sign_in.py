@@ -1,14 +1,14 @@
-"""Sign in: through the identity provider when OIDC is configured, else pick a user."""
+"""Sign in: through the identity provider (SUPPORT_AUTH=oidc), else pick a user (local)."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from ui.session import desk, oidc_configured, shown_errors, sign_in_locally
+from ui.session import desk, shown_errors, sign_in_locally, uses_oidc
 
 st.title("Support agent")
 
-if oidc_configured():
+if uses_oidc():
     st.write("Sign in with your organisation's account.")
     st.button("Sign in", type="primary", icon=":material/login:", on_click=st.login)
     if st.user.is_logged_in:
@@ -16,8 +16,8 @@ if oidc_configured():
         st.error(f"No support-agent account belongs to {st.user.email}.")
     st.stop()
 
-st.warning("**Local mode.** No identity provider is configured, so you pick who to be. "
-           "Use it to try the app; configure OIDC for real sign-in (see the README).",
+st.warning("**Local mode.** Sign-in is local (`SUPPORT_AUTH=local`), so you pick who to be. "
+           "Use it to try the app; set `SUPPORT_AUTH=oidc` for real sign-in (see the README).",
            icon=":material/warning:")
 with shown_errors():
     users = desk().users()
