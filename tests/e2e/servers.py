@@ -13,30 +13,19 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from support.server_process import ServerProcess
 
 if TYPE_CHECKING:  # the conftest reports a missing playwright package itself
     from playwright.sync_api import Browser, BrowserContext, Page
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 APP_SCRIPT = REPO_ROOT / "ui" / "app.py"
-START_SECONDS = 60
-STOP_SECONDS = 10
 VIEWPORT = {"width": 1400, "height": 1000}
 TIMEOUT_MS = 30_000  # every click is a Streamlit rerun on a shared machine
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def isolated_environment(settings: dict[str, str]) -> dict[str, str]:
@@ -47,81 +36,28 @@ def isolated_environment(settings: dict[str, str]) -> dict[str, str]:
     return env
 
 
-class AppServer:
+class AppServer(ServerProcess):
     """`streamlit run ui/app.py` with the given SUPPORT_* settings, in its own working folder."""
 
+    name = "the Streamlit server"
+
     def __init__(self, settings: dict[str, str], workdir: Path) -> None:
-        self.env = isolated_environment({"SUPPORT_MODEL": "offline", **settings})
-        self.workdir = workdir
-        self.port = free_port()
+        super().__init__(isolated_environment({"SUPPORT_MODEL": "offline", **settings}),
+                         workdir, "streamlit.log")
         self.url = f"http://127.0.0.1:{self.port}/"
-        self.log_path = workdir / "streamlit.log"
-        self.starts = 0
-        self._process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        """Start the server and wait until it answers its health check."""
-        command = [sys.executable, "-m", "streamlit", "run", str(APP_SCRIPT),
-                   "--server.port", str(self.port), "--server.headless", "true",
-                   "--browser.gatherUsageStats", "false", "--server.address", "127.0.0.1",
-                   # Others may edit ui/ while the tests run: no reload prompts mid-test.
-                   "--server.fileWatcherType", "none"]
-        self.starts += 1
-        # Appended: the log of every start of this server stays in one file. The working
-        # folder keeps the repository's .env and .streamlit/secrets.toml out of the test.
-        with self.log_path.open("ab") as log:
-            log.write(f"--- start {self.starts} ---\n".encode())
-            log.flush()
-            self._process = subprocess.Popen(command, cwd=self.workdir, env=self.env,
-                                             stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + START_SECONDS
-        while not self._healthy():
-            if self._process.poll() is not None:
-                raise RuntimeError(f"the Streamlit server exited with "
-                                   f"{self._process.returncode}:\n{self.log_tail()}")
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"the Streamlit server did not answer {self.url} within "
-                                   f"{START_SECONDS} s:\n{self.log_tail()}")
-            time.sleep(0.2)
-
-    def stop(self) -> None:
-        """Stop the process this object started: politely, then for sure."""
-        process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=STOP_SECONDS)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=STOP_SECONDS)
-
-    def restart(self) -> None:
-        """Stop the server and start a new process on the same database and port."""
-        self.stop()
-        self.start()
 
     @property
-    def running(self) -> bool:
-        """True while the started process is alive."""
-        return self._process is not None and self._process.poll() is None
+    def health_url(self) -> str:
+        """Streamlit's own health check."""
+        return f"{self.url}_stcore/health"
 
-    def log_tail(self, lines: int = 40) -> str:
-        """The end of the server's log, for a failure message."""
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
-
-    def _healthy(self) -> bool:
-        # No proxy: a developer's HTTP(S)_PROXY must not intercept the local health check.
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        try:
-            with opener.open(f"{self.url}_stcore/health", timeout=2) as response:
-                return response.read().strip() == b"ok"
-        except OSError:
-            return False
+    def command(self) -> list[str]:
+        """`streamlit run ui/app.py` on this server's port."""
+        return [sys.executable, "-m", "streamlit", "run", str(APP_SCRIPT),
+                "--server.port", str(self.port), "--server.headless", "true",
+                "--browser.gatherUsageStats", "false", "--server.address", "127.0.0.1",
+                # Others may edit ui/ while the tests run: no reload prompts mid-test.
+                "--server.fileWatcherType", "none"]
 
 
 class BrowserPages:

@@ -10,33 +10,23 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from support.server_process import ServerProcess
 
 from agent.service import SupportDesk
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LANGGRAPH = Path(sys.executable).parent / "langgraph"  # the CLI beside this interpreter
 START_SECONDS = 120
-STOP_SECONDS = 10
 
 # What would reach beyond this machine, turned off; and the developer's own settings left out.
 OFFLINE = {"LANGSMITH_TRACING": "false", "LANGCHAIN_TRACING_V2": "false",
            "LANGGRAPH_CLI_NO_ANALYTICS": "1", "LANGGRAPH_NO_VERSION_CHECK": "true"}
 LEFT_OUT = ("SUPPORT_", "OPENAI_", "LANGSMITH_", "LANGCHAIN_", "LANGGRAPH_")
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 PROBE = "identity_probe"  # a test graph served beside the shipped ones (identity_probe.py)
@@ -55,72 +45,40 @@ def served_config(workdir: Path) -> Path:
     return path
 
 
-class DevServer:
+class DevServer(ServerProcess):
     """`langgraph dev --no-browser` on 127.0.0.1 and a free port, in `workdir`."""
 
+    name = "`langgraph dev`"
+    start_seconds = START_SECONDS
+
     def __init__(self, settings: dict[str, str], workdir: Path) -> None:
-        self.env = {name: value for name, value in os.environ.items()
-                    if not name.startswith(LEFT_OUT)}
-        self.env.update(OFFLINE, **settings)
-        self.workdir = workdir
-        self.port = free_port()
+        env = {name: value for name, value in os.environ.items()
+               if not name.startswith(LEFT_OUT)}
+        env.update(OFFLINE, **settings)
+        # The working folder keeps the server's files (.langgraph_api/) and the repository's
+        # .env out of the repository and out of the test.
+        super().__init__(env, workdir, "langgraph-dev.log")
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = workdir / "langgraph-dev.log"
-        self._process: subprocess.Popen | None = None
+
+    @property
+    def health_url(self) -> str:
+        """The API server's liveness route."""
+        return f"{self.url}/ok"
+
+    def command(self) -> list[str]:
+        """`langgraph dev` serving the repository's langgraph.json on this server's port."""
+        return [str(LANGGRAPH), "dev", "--no-browser", "--no-reload", "--host", "127.0.0.1",
+                "--port", str(self.port), "--config", str(served_config(self.workdir))]
 
     def start(self) -> None:
         """Start the server and wait until it answers `/ok`; RuntimeError if it does not."""
-        command = [str(LANGGRAPH), "dev", "--no-browser", "--no-reload", "--host", "127.0.0.1",
-                   "--port", str(self.port), "--config", str(served_config(self.workdir))]
-        # The working folder keeps the server's files (.langgraph_api/) and the repository's
-        # .env out of the repository and out of the test.
-        with self.log_path.open("wb") as log:
-            self._process = subprocess.Popen(command, cwd=self.workdir, env=self.env,
-                                             stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + START_SECONDS
-        while not self._healthy():
-            if self._process.poll() is not None:
-                raise RuntimeError(f"`langgraph dev` exited with {self._process.returncode}:\n"
-                                   f"{self.log_tail()}")
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"`langgraph dev` did not answer {self.url}/ok within "
-                                   f"{START_SECONDS} s:\n{self.log_tail()}")
-            time.sleep(0.3)
+        super().start()
         # It moves to another port when the one asked for is taken, saying so only in its
         # log: then whatever answered above is somebody else's server.
         if "already in use" in self.log_path.read_text(errors="replace"):
             self.stop()
             raise RuntimeError(f"port {self.port} was taken and `langgraph dev` moved "
                                f"elsewhere:\n{self.log_tail()}")
-
-    def stop(self) -> None:
-        """Stop the process this object started: politely, then for sure."""
-        process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=STOP_SECONDS)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=STOP_SECONDS)
-
-    def log_tail(self, lines: int = 60) -> str:
-        """The end of the server's log, for a failure message."""
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
-
-    def _healthy(self) -> bool:
-        # No proxy: a developer's HTTP(S)_PROXY must not intercept the local health check.
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        try:
-            with opener.open(f"{self.url}/ok", timeout=2) as response:
-                return response.status == 200
-        except OSError:
-            return False
 
 
 @dataclass(frozen=True)
