@@ -9,7 +9,6 @@ the browser tests with instructions; with CI=true it fails them.
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ except ImportError:  # reported by the `browser` fixture, like a missing Chromiu
     sync_playwright = None
 
 from servers import TIMEOUT_MS, VIEWPORT, AppServer
+from support.server_process import seeded_desk
 from support.services import missing_service
 
 from agent.service import SupportDesk
@@ -53,15 +53,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
     workdir = tmp_path_factory.mktemp("ui-server")
     sqlite_path = workdir / "ui.db"
 
-    # Open (migrate and seed) the database before the server does, so the two processes never
-    # race to create it. Session fixtures run before the autouse per-test isolation, so this
-    # step isolates itself: no SUPPORT_* variable or .env file of the developer is read.
-    with pytest.MonkeyPatch.context() as patch:
-        for name in list(os.environ):
-            if name.startswith(("SUPPORT_", "OPENAI_")):
-                patch.delenv(name)
-        patch.chdir(workdir)
-        desk = SupportDesk.open(saver="sqlite", sqlite_path=sqlite_path, model="offline")
+    desk = seeded_desk(workdir, sqlite_path)
 
     # The server runs in the temp dir, so a .env or .streamlit/secrets.toml of the repository
     # (OIDC!) cannot change what the tests see.

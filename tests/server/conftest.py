@@ -12,15 +12,13 @@ skips these tests with instructions; with CI=true it fails them.
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 from collections.abc import Iterator
 
 import pytest
 from sdk_server import LANGGRAPH, REPO_ROOT, DevServer, LangGraphServer
+from support.server_process import seeded_desk
 from support.services import missing_service
-
-from agent.service import SupportDesk
 
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "server"
 PEOPLE = ("alice", "bob", "carol", "dave", "sam", "gina")
@@ -42,15 +40,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LangGraphServer
     workdir = tmp_path_factory.mktemp("langgraph-server")
     sqlite_path = workdir / "app.db"
 
-    # Open (migrate and seed) the database before the server does. Session fixtures run before
-    # the autouse per-test isolation, so this step isolates itself: no SUPPORT_* variable or
-    # .env file of the developer is read.
-    with pytest.MonkeyPatch.context() as patch:
-        for name in list(os.environ):
-            if name.startswith(("SUPPORT_", "OPENAI_")):
-                patch.delenv(name)
-        patch.chdir(workdir)
-        desk = SupportDesk.open(saver="sqlite", sqlite_path=sqlite_path, model="offline")
+    desk = seeded_desk(workdir, sqlite_path)
     tokens = {who: desk.issue_api_token(who) for who in PEOPLE}
     desk.add_user(DISABLED, display_name="Frank Ocean", email="frank@example.com",
                   role="customer", tenant="acme")

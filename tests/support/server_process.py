@@ -7,6 +7,7 @@ ever stopped; its output goes to a log file whose end a failure message quotes.
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import time
@@ -104,3 +105,22 @@ class ServerProcess:
                 return response.status == 200
         except OSError:
             return False
+
+
+def seeded_desk(workdir: Path, sqlite_path: Path):
+    """A desk on a new SQLite file (migrated, demo shop seeded) before a server opens it.
+
+    Done first so that the test and the server never race to create the file. Session
+    fixtures run before the autouse per-test isolation, so this step isolates itself: no
+    SUPPORT_* or OPENAI_* variable or .env file of the developer is read.
+    """
+    import pytest
+
+    from agent.service import SupportDesk
+
+    with pytest.MonkeyPatch.context() as patch:
+        for name in list(os.environ):
+            if name.startswith(("SUPPORT_", "OPENAI_")):
+                patch.delenv(name)
+        patch.chdir(workdir)
+        return SupportDesk.open(saver="sqlite", sqlite_path=sqlite_path, model="offline")
