@@ -252,11 +252,15 @@ def test_module_level_graph_loads_by_path():
     """`agent.server:make_graph` (langgraph.json) is a real module variable, as LangGraph
     Server reads it, and gives a compiled graph with every node, without persistence."""
     import asyncio
+    from concurrent.futures import ThreadPoolExecutor
 
     import agent.graph
     import agent.server as module
 
-    graph = asyncio.run(vars(module)["make_graph"]())
+    # In a thread of its own, as the server has its own loop: a worker that also ran browser
+    # tests has Playwright's sync loop running in this one, where asyncio.run() is refused.
+    with ThreadPoolExecutor(1) as pool:
+        graph = pool.submit(asyncio.run, vars(module)["make_graph"]()).result()
     assert isinstance(graph, CompiledStateGraph)
     assert set(agent.graph.NODES) <= set(graph.get_graph().nodes)
     assert graph.checkpointer is None and graph.store is None  # the server brings its own

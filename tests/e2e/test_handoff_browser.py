@@ -383,3 +383,26 @@ def test_two_customers_and_two_supervisors_at_once(app, new_page: Callable[[], P
     queue = {item.thread_id: item for item in app.desk.handoffs(tess.user_id)}
     assert queue[alice_thread].person_id == "sam"
     assert queue[bob_thread].person_id == tess_id
+
+
+def test_a_page_drawn_mid_turn_follows_the_thread_to_its_end(app, new_page: Callable[[], Page]
+                                                             ) -> None:
+    """A customer's page drawn while a turn runs elsewhere (here: a supervisor about to write)
+    keeps following the thread: the person's reply and the "handling" note appear by
+    themselves. (A page redrawn at that moment used to stop re-checking for good.)"""
+    bob = new_page()
+    sign_in(bob, BOB)
+    ask_for_person(bob, f"I want to speak to a human ({uuid.uuid4().hex[:6]})")
+    thread_id = open_thread_id(bob)
+    turns = app.desk.turns
+    with turns.locks.hold(thread_id, 5):  # as a turn in another process would
+        app.desk.threads.set_status(thread_id, "running")
+        bob.reload()
+        expect(main(bob).get_by_text("Working on it…")).to_be_visible()
+        expect(main(bob).get_by_text(PERSON_ASKED)).to_have_count(0)
+    for _ in app.desk.reply_as_staff("sam", thread_id, "Hello Bob, Sam here"):
+        pass
+    expect(staff_bubbles(bob).filter(has_text="Hello Bob, Sam here")).to_be_visible(timeout=LIVE_MS)
+    expect(main(bob).get_by_text("Sam Rivera from our support team is handling"))\
+        .to_be_visible(timeout=LIVE_MS)
+    expect(main(bob).get_by_text("Working on it…")).to_have_count(0)

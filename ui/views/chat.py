@@ -198,9 +198,28 @@ def with_a_person(thread_id: str, seen_checkpoint: str | None) -> None:
                 "you can keep writing meanwhile.", icon=":material/support_agent:")
 
 
+@st.fragment(run_every=POLL_SECONDS)
+def while_running(thread_id: str) -> None:
+    """While a turn runs elsewhere (a person's reply, another tab), wait for it to end.
+
+    Without this a page drawn mid-turn would stop following the thread: no other poller runs
+    while the status is `running`.
+    """
+    try:
+        current = support.view_thread(user.user_id, thread_id)
+    except SupportError as exc:
+        st.error(str(exc))
+        return
+    if current.thread.status != "running":
+        st.rerun(scope="app")
+    st.caption("Working on it…")
+
+
 awaiting = view is not None and view.thread.status == "awaiting_approval"
 with_person = view is not None and view.thread.status == "handoff"
-if awaiting:
+if view is not None and view.thread.status == "running":
+    while_running(view.thread.thread_id)
+elif awaiting:
     wait_for_supervisor(view.thread.thread_id)
 elif with_person:
     with_a_person(view.thread.thread_id, view.checkpoint_id)
