@@ -23,6 +23,8 @@ SaverKind = str  # the name of a module in agent/backends/ (see saver_kinds)
 _BACKENDS_DIR = Path(__file__).resolve().parent / "backends"
 _PREFERRED_ORDER = ("memory", "sqlite", "postgres")
 BusyPolicy = Literal["wait", "fail"]
+RetentionStrategy = Literal["delete", "keep_latest"]
+BlobStoreKind = Literal["auto", "folder", "postgres", "s3"]
 AuthMode = Literal["local", "oidc"]
 # Savers whose data lives inside this one process or machine (the Quickstart). Anything else is a
 # database a team shares, where local sign-in (anyone picks any user) must not be the default.
@@ -111,6 +113,33 @@ class Settings(BaseSettings):
     busy_wait_seconds: float = Field(default=30.0, ge=0)
     lock_ttl_seconds: float = Field(default=120.0, gt=0.5)
 
+    # Retention (`support-agent gc`, agent/backends/retention.py): all off unless set.
+    # keep_checkpoints: the newest K checkpoints of each thread are kept (never fewer than an
+    # open approval needs); idle_days: threads untouched this long get `retention_strategy`
+    # (delete: thread and checkpoints go; keep_latest: only the latest checkpoint stays).
+    retention_keep_checkpoints: int | None = Field(default=None, ge=1)
+    retention_idle_days: float | None = Field(default=None, gt=0)
+    retention_strategy: RetentionStrategy = "keep_latest"
+    # In-process sweeper: run retention every this many minutes in each app process (unset: only
+    # `support-agent gc` runs it, e.g. from cron).
+    retention_sweep_minutes: float | None = Field(default=None, gt=0)
+    # Rows deleted per transaction on PostgreSQL, so a sweep never blocks live turns for long.
+    retention_batch_size: int = Field(default=500, ge=1, le=100_000)
+
+    # Checkpoint blobs: compressed (zstd) above 1 KB when that saves at least 10%; encrypted
+    # with AES (LangGraph's EncryptedSerializer) when a key of 16, 24 or 32 bytes is set.
+    compress_checkpoints: bool = False
+    encryption_key: SecretStr | None = Field(default=None, repr=False)
+
+    # Attachments: stored by reference in a blob store; the state holds only the reference.
+    # auto: a folder beside the SQLite file, a table in PostgreSQL, memory for the memory saver.
+    attachment_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1, le=100 * 1024 * 1024)
+    blob_store: BlobStoreKind = "auto"
+    blob_dir: Path | None = None  # folder store's place; unset: <sqlite file>.blobs/
+    s3_bucket: str | None = None  # for blob_store=s3 (credentials: the usual AWS_* variables)
+    s3_endpoint_url: str | None = None  # an S3-compatible server (MinIO, Ceph, ...)
+    s3_prefix: str = "attachments/"
+
     # Crash injection for tests and the crash-and-resume demo (agent/crash.py); unset = inert.
     crash_at: str | None = None
 
@@ -198,6 +227,24 @@ class Settings(BaseSettings):
     def _postgres_scheme(cls, value: str) -> str:
         if not value.startswith(("postgresql://", "postgres://")):
             raise ValueError("must start with postgresql://")
+        return value
+
+    @field_validator("encryption_key", "s3_bucket", "s3_endpoint_url", "blob_dir",
+                     "retention_keep_checkpoints", "retention_idle_days",
+                     "retention_sweep_minutes", mode="before")
+    @classmethod
+    def _blank_optional_is_unset(cls, value: Any) -> Any:
+        # Compose passes `${NAME:-}` through: an empty value means "not set", as in .env.example.
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("encryption_key")
+    @classmethod
+    def _aes_key_length(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().encode()) not in (16, 24, 32):
+            raise ValueError("an AES key must be 16, 24 or 32 bytes long "
+                             "(e.g. `python -c 'import secrets; print(secrets.token_hex(16))'`)")
         return value
 
     @field_validator("redis_url")
