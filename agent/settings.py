@@ -33,7 +33,10 @@ EMBEDDED_SAVERS = ("sqlite", "memory")
 
 def saver_kinds() -> tuple[str, ...]:
     """The saver kinds there are: one module each in agent/backends/ (listed, not imported)."""
-    found = {path.stem for path in _BACKENDS_DIR.glob("*.py")} - {"__init__", "base"}
+    # A kind is a module that registers an opener; its helpers (pools, retention, blob stores)
+    # live beside it without becoming kinds. Read, not imported: listing loads no driver.
+    found = {path.stem for path in _BACKENDS_DIR.glob("*.py")
+             if "@backend_kind(" in path.read_text(encoding="utf-8")}
     return tuple(sorted(found, key=lambda kind: (kind not in _PREFERRED_ORDER,
                                                   _PREFERRED_ORDER.index(kind)
                                                   if kind in _PREFERRED_ORDER else 0, kind)))

@@ -138,10 +138,13 @@ class Fence:
     in-process lock) need no checks, and get none.
     """
 
-    def __init__(self, lease: Lease, read_head: Callable[[], str | None], sends_input: bool):
+    def __init__(self, lease: Lease, read_head: Callable[[], str | None], sends_input: bool,
+                 fenced_by_session: bool = False):
         self.lease = lease
         self._read_head = read_head
-        self.active = lease.can_be_lost
+        # Writes sent through the lock's own session need no checks: they fail once it is gone.
+        self.active = lease.can_be_lost and not fenced_by_session
+        self.fenced_by_session = fenced_by_session
         self.start = read_head() if self.active else None
         self.written: set[str] = set()
         # Whether the turn carries something the user sent (a message, a decision) and whether
@@ -185,6 +188,9 @@ class Fence:
 
     def still_held(self) -> bool:
         """True unless the lock is known to be lost (then the registry belongs to others)."""
+        if self.fenced_by_session:
+            # The turn's last read went through the lock's session just now: it was alive.
+            return not self.lost
         return not self.lost and self.lease.held()
 
     def _error(self, what: str, *, taken_over: bool) -> SupportError:
@@ -252,8 +258,12 @@ class TurnRunner:
     """Starts turns under the thread lock and keeps the registry's status true."""
 
     def __init__(self, graph: CompiledStateGraph, registry: ThreadRegistry, locks: ThreadLocks,
-                 settings: Settings, describe_approval: DescribeApproval):
+                 settings: Settings, describe_approval: DescribeApproval, *,
+                 checkpointer_on_session: Callable[[Any], Any] | None = None):
         self.graph = graph
+        # Given a lock's database session, the saver writing through it (PostgreSQL advisory
+        # locks); None when locks and checkpoints live apart (files, Redis, memory).
+        self.checkpointer_on_session = checkpointer_on_session
         self.registry = registry
         self.locks = locks
         self.settings = settings
@@ -262,9 +272,19 @@ class TurnRunner:
         self.wait_seconds = settings.busy_wait_seconds if settings.busy_policy == "wait" else 0.0
         self._open: weakref.WeakSet[TurnStream] = weakref.WeakSet()
 
-    def state(self, thread_id: str, checkpoint_id: str | None = None) -> StateSnapshot:
+    def state(self, thread_id: str, checkpoint_id: str | None = None, *,
+              graph: CompiledStateGraph | None = None) -> StateSnapshot:
         """The thread's state at its head (or at a checkpoint)."""
-        return guarded(lambda: self.graph.get_state(thread_config(thread_id, checkpoint_id)))
+        graph = graph or self.graph
+        return guarded(lambda: graph.get_state(thread_config(thread_id, checkpoint_id)))
+
+    def graph_for(self, lease: Lease) -> CompiledStateGraph:
+        """The graph a turn under `lease` runs: writing through the lock's own session when
+        it has one (the session fences the writes), else the shared one."""
+        if lease.session is None or self.checkpointer_on_session is None:
+            return self.graph
+        return self.graph.copy(update={"checkpointer": self.checkpointer_on_session(
+            lease.session)})
 
     def start(self, record: ThreadRecord, prepare: Planner, *,
               discard_if_empty: bool = False) -> TurnStream:
@@ -276,11 +296,13 @@ class TurnRunner:
         lock = contextlib.ExitStack()
         lease = lock.enter_context(self.locks.hold(record.thread_id, self.wait_seconds))
         try:
-            plan = prepare(self.state(record.thread_id))
+            graph = self.graph_for(lease)
+            plan = prepare(self.state(record.thread_id, graph=graph))
             self.registry.set_status(record.thread_id, "running")
             # The head after `prepare` (a fork writes its branch point there) fences the run.
             fence = Fence(lease, lambda: self.head_id(record.thread_id),
-                          sends_input=any(run.input is not None for run in plan))
+                          sends_input=any(run.input is not None for run in plan),
+                          fenced_by_session=graph is not self.graph)
         except BaseException:
             lock.close()
             raise
@@ -290,7 +312,7 @@ class TurnRunner:
             self._open.discard(stream)
             lock.close()
 
-        stream = TurnStream(self._run(record, plan, fence, discard_if_empty), release)
+        stream = TurnStream(self._run(graph, record, plan, fence, discard_if_empty), release)
         self._open.add(stream)
         return stream
 
@@ -338,7 +360,7 @@ class TurnRunner:
         for stream in list(self._open):
             stream.close()
 
-    def _run(self, record: ThreadRecord, plan: Plan, fence: Fence,
+    def _run(self, graph: CompiledStateGraph, record: ThreadRecord, plan: Plan, fence: Fence,
              discard_if_empty: bool) -> Generator[ChatEvent, None, None]:
         context = SupportContext(user_id=record.user_id, tenant=record.tenant)
         finished = False
@@ -346,7 +368,7 @@ class TurnRunner:
             for run in plan:
                 graph_input, config = run.input, run.config
                 fence.check()  # starting a run writes at once (its input checkpoint)
-                stream = self.graph.stream(graph_input, config or thread_config(record.thread_id),
+                stream = graph.stream(graph_input, config or thread_config(record.thread_id),
                                            context=context,
                                            stream_mode=["messages", "updates", "checkpoints"],
                                            durability="sync")
@@ -363,7 +385,7 @@ class TurnRunner:
                         yield from self._events(record, mode, data)
                 finally:
                     stream.close()  # stops LangGraph's workers before anything else closes
-            snapshot = self.state(record.thread_id)
+            snapshot = self.state(record.thread_id, graph=graph)
             if snapshot.interrupts:
                 self.crash.reached("awaiting_approval")
             # Lost after the last write: the turn is done, but the status is the new holder's.

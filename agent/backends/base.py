@@ -6,6 +6,7 @@ import importlib
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.store.base import BaseStore
@@ -31,6 +32,9 @@ class Backend:
     db: Database
     locks: ThreadLocks
     resources: ExitStack = field(repr=False)
+    # For kinds whose thread locks live in a database session: the same saver over that
+    # session's connection, so a turn's checkpoints are written only while its lock is held.
+    session_checkpointer: Callable[[Any], BaseCheckpointSaver] | None = None
 
     @property
     def dialect(self) -> Dialect:

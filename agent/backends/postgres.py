@@ -5,12 +5,11 @@ from __future__ import annotations
 from contextlib import ExitStack
 
 import psycopg
-from langgraph.checkpoint.postgres import PostgresSaver
 from langgraph.store.postgres import PostgresStore
-from psycopg.rows import dict_row
-from psycopg_pool import ConnectionPool
 
 from agent.backends.base import Backend, backend_kind, first_start, redis_locks
+from agent.backends.pg_pool import connection_pool
+from agent.backends.pg_saver import KeyedPostgresSaver
 from agent.errors import Unavailable
 from agent.persistence.db import PostgresDatabase
 from agent.persistence.locks import PostgresThreadLocks, ThreadLocks
@@ -19,11 +18,6 @@ from agent.persistence.serde import RestrictedSerializer
 from agent.settings import Settings
 
 POOL_CONNECT_TIMEOUT_SECONDS = 10.0
-# How long a request waits for a pooled connection before reporting the database unavailable,
-# and how long one reconnection attempt chain may run (short, so recovery after an outage is
-# quick: the next request starts a fresh attempt).
-POOL_WAIT_SECONDS = 10.0
-POOL_RECONNECT_SECONDS = 10.0
 
 
 @backend_kind("postgres")
@@ -31,7 +25,7 @@ def open_postgres(settings: Settings) -> Backend:
     """Open the PostgreSQL backend on `settings.postgres_url`."""
     _probe_postgres(settings)
     with ExitStack() as stack:
-        pool = _connection_pool(settings, "support-agent", min_size=1)
+        pool = connection_pool(settings, "support-agent", min_size=1)
         stack.callback(pool.close)
         try:
             pool.open(wait=True, timeout=POOL_CONNECT_TIMEOUT_SECONDS)
@@ -42,7 +36,7 @@ def open_postgres(settings: Settings) -> Backend:
             ) from None
         db = PostgresDatabase(pool)
         try:
-            checkpointer = PostgresSaver(pool, serde=RestrictedSerializer())
+            checkpointer = KeyedPostgresSaver(pool, serde=RestrictedSerializer())
             store = PostgresStore(pool)
             # LangGraph's setup() migrations are not safe to race; serialise them across
             # processes.
@@ -58,31 +52,26 @@ def open_postgres(settings: Settings) -> Backend:
             raise Unavailable(f"PostgreSQL setup failed: {_reason(exc)}") from exc
         locks = redis_locks(settings) or _advisory_locks(settings, stack)
         stack.callback(locks.close)
-        return Backend("postgres", checkpointer, store, db, locks, stack.pop_all())
+        on_session = None
+        if isinstance(locks, PostgresThreadLocks):
+            serde = checkpointer.serde
+
+            def on_session(conn: psycopg.Connection) -> KeyedPostgresSaver:
+                # A turn's checkpoints go through the connection holding its advisory lock:
+                # a lost session fails the write instead of a check before every step, and
+                # the turn borrows nothing from the pool.
+                return KeyedPostgresSaver(conn, serde=serde)
+
+        return Backend("postgres", checkpointer, store, db, locks, stack.pop_all(),
+                       session_checkpointer=on_session)
 
 
 def _advisory_locks(settings: Settings, stack: ExitStack) -> ThreadLocks:
     """Session advisory locks on a pool of their own (a held lock pins its connection)."""
-    lock_pool = _connection_pool(settings, "support-agent-locks", min_size=0)
+    lock_pool = connection_pool(settings, "support-agent-locks", min_size=0)
     stack.callback(lock_pool.close)
     lock_pool.open(wait=False)
     return PostgresThreadLocks(lock_pool)
-
-
-def _connection_pool(settings: Settings, name: str, *, min_size: int) -> ConnectionPool:
-    """A pool as PostgresSaver needs it (autocommit, no server-side prepares, dict rows)."""
-    return ConnectionPool(
-        settings.postgres_url,
-        min_size=min_size,
-        max_size=max(settings.postgres_pool_size, 2),
-        kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
-        # Health check on borrow: a connection broken by a server restart is replaced.
-        check=ConnectionPool.check_connection,
-        timeout=POOL_WAIT_SECONDS,
-        reconnect_timeout=POOL_RECONNECT_SECONDS,
-        open=False,
-        name=name,
-    )
 
 
 def _probe_postgres(settings: Settings) -> None:

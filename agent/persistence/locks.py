@@ -43,8 +43,13 @@ class Lease:
 
     def __init__(self, thread_id: str, still_held: Callable[[], bool], *,
                  can_be_lost: bool = False,
-                 taken_by_other: Callable[[], bool] = lambda: False):
+                 taken_by_other: Callable[[], bool] = lambda: False,
+                 session: object | None = None):
         self.thread_id = thread_id
+        # The database session the lock lives in (a PostgreSQL advisory lock's connection),
+        # None for other kinds. Writes sent through it are fenced for free: they can only
+        # happen while the session, and so the lock, is alive.
+        self.session = session
         # False for locks that only end with their holder (flock, in-process): nothing to check.
         self.can_be_lost = can_be_lost
         self._still_held = still_held
@@ -87,7 +92,8 @@ class ThreadLocks(ABC):
         try:
             yield Lease(thread_id, lambda: self._still_held(thread_id, token),
                         can_be_lost=self.can_be_lost,
-                        taken_by_other=lambda: self._held_by_other(thread_id, token))
+                        taken_by_other=lambda: self._held_by_other(thread_id, token),
+                        session=self._session(token))
         finally:
             self._release(thread_id, token)
 
@@ -98,6 +104,10 @@ class ThreadLocks(ABC):
     def _held_by_other(self, thread_id: str, token: object) -> bool:
         """True if someone else holds the thread's lock now (False when it cannot be told)."""
         return False
+
+    def _session(self, token: object) -> object | None:
+        """The database session holding the lock, for kinds whose lock lives in one."""
+        return None
 
     @abstractmethod
     def _try_acquire(self, thread_id: str) -> object | None:
@@ -198,6 +208,9 @@ class PostgresThreadLocks(ThreadLocks):
             return conn
         self.pool.putconn(conn)
         return None
+
+    def _session(self, token: object) -> object | None:
+        return token  # the connection whose session holds the advisory lock
 
     def _still_held(self, thread_id: str, token: object) -> bool:
         # A session lock lives as long as its session: if the connection still answers, it is

@@ -169,7 +169,21 @@ MIGRATIONS: tuple[Migration, ...] = (
         )""",
         "CREATE INDEX support_api_tokens_by_user ON support_api_tokens (user_id)",
     )),
+    Migration(9, "PostgreSQL: drop the saver's thread_id-only indexes (their primary keys lead "
+                 "with thread_id); with young statistics the planner read a thread's every "
+                 "write and blob through them, so each step read more rows as threads grew",
+              lambda session, dialect: _on_postgres(session, dialect, *(
+                  f"DROP INDEX IF EXISTS {index}" for index in (
+                      "checkpoints_thread_id_idx", "checkpoint_blobs_thread_id_idx",
+                      "checkpoint_writes_thread_id_idx")))),
 )
+
+
+def _on_postgres(session: Session, dialect: Dialect, *statements: str) -> None:
+    """Run statements on PostgreSQL only (LangGraph's PostgreSQL tables; none on SQLite)."""
+    if dialect == "postgres":
+        for statement in statements:
+            session.execute(statement)
 
 
 def migrate(db: Database, *, on_create: Callable[[Session], object] | None = None) -> int:
@@ -186,11 +200,14 @@ def migrate(db: Database, *, on_create: Callable[[Session], object] | None = Non
             " version INTEGER PRIMARY KEY, description TEXT NOT NULL,"
             " applied_at DOUBLE PRECISION NOT NULL)"
         )
-        row = session.fetch_one("SELECT MAX(version) AS version FROM support_migrations")
-        current = (row or {}).get("version") or 0
-        created = current == 0
+        applied = {row["version"] for row in
+                   session.fetch_all("SELECT version FROM support_migrations")}
+        created = not applied
+        current = max(applied, default=0)
         for migration in MIGRATIONS:
-            if migration.version <= current:
+            # Each missing one, not only those above the highest: migrations written side by
+            # side may land in either order.
+            if migration.version in applied:
                 continue
             migration.apply(session, db.dialect)
             session.execute(
@@ -198,7 +215,7 @@ def migrate(db: Database, *, on_create: Callable[[Session], object] | None = Non
                 " VALUES (?, ?, ?)",
                 (migration.version, migration.description, time.time()),
             )
-            current = migration.version
+            current = max(current, migration.version)
         if created and on_create is not None:
             on_create(session)
     return current

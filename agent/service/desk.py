@@ -41,7 +41,8 @@ class SupportDesk(PeopleDesk, ThreadDesk, ChatDesk, ApprovalDesk, HandoffDesk, A
         self.graph = build_graph(checkpointer=persistence.checkpointer, store=persistence.store,
                                  settings=settings, shop=self.shop, model=model)
         self.turns = TurnRunner(self.graph, self.threads, persistence.locks, settings,
-                                self._approval)
+                                self._approval,
+                                checkpointer_on_session=persistence.session_checkpointer)
 
     @classmethod
     def open(cls, settings: Settings | None = None, **overrides: Any) -> SupportDesk:
