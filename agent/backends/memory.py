@@ -11,7 +11,7 @@ from agent.backends.base import Backend, backend_kind, first_start, redis_locks
 from agent.persistence.db import SqliteDatabase
 from agent.persistence.locks import MemoryThreadLocks
 from agent.persistence.migrations import migrate
-from agent.persistence.serde import RestrictedSerializer
+from agent.persistence.serde import checkpoint_serializer
 from agent.settings import Settings
 
 
@@ -26,5 +26,5 @@ def open_memory(settings: Settings) -> Backend:
         migrate(db, on_create=first_start(settings))
         locks = redis_locks(settings) or MemoryThreadLocks()
         stack.callback(locks.close)
-        return Backend("memory", InMemorySaver(serde=RestrictedSerializer()), InMemoryStore(),
-                       db, locks, stack.pop_all())
+        checkpointer = InMemorySaver(serde=checkpoint_serializer(settings))
+        return Backend("memory", checkpointer, InMemoryStore(), db, locks, stack.pop_all())

@@ -12,9 +12,11 @@ from agent.backends.pg_pool import connection_pool
 from agent.backends.pg_saver import KeyedPostgresSaver
 from agent.errors import Unavailable
 from agent.persistence.db import PostgresDatabase
+from agent.persistence.encryption import sealed_store
 from agent.persistence.locks import PostgresThreadLocks, ThreadLocks
 from agent.persistence.migrations import MIGRATION_LOCK_KEY, migrate
-from agent.persistence.serde import RestrictedSerializer
+from agent.persistence.postgres_saver import postgres_saver_class
+from agent.persistence.serde import checkpoint_serializer
 from agent.settings import Settings
 
 POOL_CONNECT_TIMEOUT_SECONDS = 10.0
@@ -36,8 +38,9 @@ def open_postgres(settings: Settings) -> Backend:
             ) from None
         db = PostgresDatabase(pool)
         try:
-            checkpointer = KeyedPostgresSaver(pool, serde=RestrictedSerializer())
-            store = PostgresStore(pool)
+            saver_class = postgres_saver_class(KeyedPostgresSaver, settings)
+            checkpointer = saver_class(pool, serde=checkpoint_serializer(settings))
+            store = sealed_store(PostgresStore(pool), settings)
             # LangGraph's setup() migrations are not safe to race; serialise them across
             # processes.
             with pool.connection() as conn:
@@ -60,7 +63,7 @@ def open_postgres(settings: Settings) -> Backend:
                 # A turn's checkpoints go through the connection holding its advisory lock:
                 # a lost session fails the write instead of a check before every step, and
                 # the turn borrows nothing from the pool.
-                return KeyedPostgresSaver(conn, serde=serde)
+                return saver_class(conn, serde=serde)
 
         return Backend("postgres", checkpointer, store, db, locks, stack.pop_all(),
                        session_checkpointer=on_session)

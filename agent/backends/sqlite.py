@@ -14,9 +14,10 @@ from langgraph.store.sqlite import SqliteStore
 from agent.backends.base import Backend, backend_kind, first_start, redis_locks
 from agent.errors import ConfigError
 from agent.persistence.db import SqliteDatabase, connect_sqlite, sqlite_problem
+from agent.persistence.encryption import sealed_store
 from agent.persistence.locks import FileThreadLocks
 from agent.persistence.migrations import migrate
-from agent.persistence.serde import RestrictedSerializer
+from agent.persistence.serde import checkpoint_serializer
 from agent.settings import Settings
 
 
@@ -50,11 +51,11 @@ def _open(settings: Settings, path: Path) -> Backend:
             migrate(db, on_create=first_start(settings))
             saver_conn = connect_sqlite(path, autocommit=False)
             stack.callback(saver_conn.close)
-            checkpointer = SqliteSaver(saver_conn, serde=RestrictedSerializer())
+            checkpointer = SqliteSaver(saver_conn, serde=checkpoint_serializer(settings))
             checkpointer.setup()
             store_conn = connect_sqlite(path, autocommit=True)  # SqliteStore issues BEGIN itself
             stack.callback(store_conn.close)
-            store = SqliteStore(store_conn)
+            store = sealed_store(SqliteStore(store_conn), settings)
             store.setup()
         locks = redis_locks(settings) or FileThreadLocks(path.with_name(path.name + ".locks"))
         stack.callback(locks.close)

@@ -9,12 +9,18 @@ any extension it does not know, and any encoding the app never writes (pickle, j
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import ormsgpack
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
 from agent.errors import SupportError
+
+if TYPE_CHECKING:
+    from langgraph.checkpoint.serde.base import SerializerProtocol
+
+    from agent.settings import Settings
 
 # Everything the graph checkpoints: its messages, LangGraph's interrupts, resumes and sends.
 # (Summaries, customers and approval decisions are plain strings, numbers, lists and dicts.)
@@ -40,15 +46,30 @@ class CheckpointRefused(SupportError):
     """A stored checkpoint holds something this app never writes; it is not loaded."""
 
 
+@dataclass(frozen=True)
+class StoredText:
+    """A str channel value a saver must store through this serializer (see postgres_saver)."""
+
+    text: str
+
+
 class RestrictedSerializer(JsonPlusSerializer):
     """LangGraph's serializer, loading only `STORED_TYPES`; anything else is refused."""
 
     def __init__(self) -> None:
         super().__init__(allowed_msgpack_modules=tuple(STORED_TYPES))
 
+    def dumps_typed(self, obj: Any) -> tuple[str, bytes]:
+        """Serialize as LangGraph does; a `StoredText` is stored as its plain str."""
+        return super().dumps_typed(obj.text if isinstance(obj, StoredText) else obj)
+
     def loads_typed(self, data: tuple[str, bytes]) -> Any:
         """Check what the stored value would build, then build it (or raise CheckpointRefused)."""
         encoding, blob = data
+        if "+" in encoding:  # "<type>+aes": only an EncryptedSerializer outside us unwraps it
+            from agent.persistence.encryption import missing_key_error
+
+            raise missing_key_error("a stored checkpoint")
         if encoding == "msgpack":
             check_msgpack(blob)
         elif encoding not in _PLAIN_ENCODINGS:
@@ -89,3 +110,20 @@ def check_msgpack(blob: bytes) -> None:
             f"refused to load a stored checkpoint: {problem}; the database may have been "
             "tampered with or damaged: restore it from a backup or delete the thread"
         ) from None
+
+
+def checkpoint_serializer(settings: Settings) -> SerializerProtocol:
+    """The savers' serializer: restricted, then compressed (if asked), then encrypted (if keyed).
+
+    Compression comes before encryption (ciphertext does not compress). Reading always
+    understands compressed values, so turning compression off keeps old rows readable.
+    """
+    # Imported here: both modules build on this one.
+    from agent.persistence.compression import CompressedSerializer
+    from agent.persistence.encryption import encrypted_serializer
+
+    serde: SerializerProtocol = CompressedSerializer(RestrictedSerializer(),
+                                                     compress=settings.compress_checkpoints)
+    if settings.encryption_key is not None:
+        serde = encrypted_serializer(serde, settings.encryption_key.get_secret_value().encode())
+    return serde

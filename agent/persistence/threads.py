@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from agent.core.db import Database, Row
+from agent.persistence.encryption import TextCipher
 
 # running: a run holds (or held, if its process died) the thread; see agent/turns.py.
 # handoff: a person from the support team handles the thread (or was asked to).
@@ -47,10 +48,15 @@ def is_thread_id(text: str) -> bool:
 
 
 class ThreadRegistry:
-    """Registry queries; every lookup that serves a user is scoped to its tenant and owner."""
+    """Registry queries; every lookup that serves a user is scoped to its tenant and owner.
 
-    def __init__(self, db: Database):
+    Titles (a customer's first words) are stored sealed when the cipher has a key, and
+    opened on every read; older plain titles read as they are.
+    """
+
+    def __init__(self, db: Database, cipher: TextCipher | None = None):
         self.db = db
+        self.cipher = cipher or TextCipher(None)
 
     def create(self, tenant: str, user_id: str, title: str) -> ThreadRecord:
         """Register a new thread owned by `user_id`."""
@@ -58,7 +64,8 @@ class ThreadRegistry:
         record = ThreadRecord(new_thread_id(), tenant, user_id, title, "active", now, now)
         self.db.execute(
             f"INSERT INTO support_threads ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (record.thread_id, tenant, user_id, title, record.status, now, now),
+            (record.thread_id, tenant, user_id, self.cipher.seal(title), record.status, now,
+             now),
         )
         return record
 
@@ -67,7 +74,7 @@ class ThreadRegistry:
         row = self.db.fetch_one(
             f"SELECT {_COLUMNS} FROM support_threads WHERE thread_id = ?", (thread_id,)
         )
-        return ThreadRecord.from_row(row) if row else None
+        return self._record(row) if row else None
 
     def list_for_user(
         self, tenant: str, user_id: str, *, limit: int = 20, offset: int = 0
@@ -78,7 +85,7 @@ class ThreadRegistry:
             " ORDER BY updated_at DESC, thread_id DESC LIMIT ? OFFSET ?",
             (tenant, user_id, limit, offset),
         )
-        return [ThreadRecord.from_row(row) for row in rows]
+        return [self._record(row) for row in rows]
 
     def list_for_tenant(self, tenant: str, *, limit: int = 20,
                         offset: int = 0) -> list[ThreadRecord]:
@@ -88,7 +95,7 @@ class ThreadRegistry:
             " ORDER BY updated_at DESC, thread_id DESC LIMIT ? OFFSET ?",
             (tenant, limit, offset),
         )
-        return [ThreadRecord.from_row(row) for row in rows]
+        return [self._record(row) for row in rows]
 
     def count_for_tenant(self, tenant: str) -> int:
         """How many threads the tenant has."""
@@ -114,13 +121,19 @@ class ThreadRegistry:
             " ORDER BY updated_at ASC LIMIT ?",
             (tenant, status, limit),
         )
-        return [ThreadRecord.from_row(row) for row in rows]
+        return [self._record(row) for row in rows]
 
     def set_title(self, thread_id: str, title: str) -> None:
         """Rename a thread."""
         self.db.execute(
-            "UPDATE support_threads SET title = ? WHERE thread_id = ?", (title, thread_id)
+            "UPDATE support_threads SET title = ? WHERE thread_id = ?",
+            (self.cipher.seal(title), thread_id),
         )
+
+    def _record(self, row: Row) -> ThreadRecord:
+        """A registry row as a record, its title opened."""
+        return ThreadRecord.from_row({**row, "title": self.cipher.open(row["title"],
+                                                                      "a thread title")})
 
     def set_status(self, thread_id: str, status: ThreadStatus) -> None:
         """Record the thread's status and mark it as just active."""

@@ -14,6 +14,7 @@ from typing import Any
 from agent.domain.shop import Shop
 from agent.domain.users import UserDirectory
 from agent.graph import build_graph
+from agent.persistence.encryption import text_cipher
 from agent.persistence.savers import Persistence, open_persistence
 from agent.persistence.threads import ThreadRegistry
 from agent.service.approvals import ApprovalDesk
@@ -37,7 +38,7 @@ class SupportDesk(PeopleDesk, ThreadDesk, ChatDesk, ApprovalDesk, HandoffDesk, A
         self.persistence = persistence
         self.shop = Shop(persistence.db)
         self.accounts = UserDirectory(persistence.db)
-        self.threads = ThreadRegistry(persistence.db)
+        self.threads = ThreadRegistry(persistence.db, text_cipher(settings))
         self.graph = build_graph(checkpointer=persistence.checkpointer, store=persistence.store,
                                  settings=settings, shop=self.shop, model=model)
         self.turns = TurnRunner(self.graph, self.threads, persistence.locks, settings,
