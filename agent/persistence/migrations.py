@@ -176,6 +176,9 @@ MIGRATIONS: tuple[Migration, ...] = (
                   f"DROP INDEX IF EXISTS {index}" for index in (
                       "checkpoints_thread_id_idx", "checkpoint_blobs_thread_id_idx",
                       "checkpoint_writes_thread_id_idx")))),
+    Migration(11, "thread counts per user and per tenant, kept by triggers (a page of threads "
+                  "says 'of N' without counting a big customer's every thread)",
+              lambda session, dialect: _thread_counts(session, dialect)),
 )
 
 
@@ -225,3 +228,41 @@ def schema_version(db: Database) -> int:
     """The highest migration applied to this database (0 when none)."""
     row = db.fetch_one("SELECT MAX(version) AS version FROM support_migrations")
     return (row or {}).get("version") or 0
+
+
+def _thread_counts(session: Session, dialect: Dialect) -> None:
+    """Counters of threads per (tenant, user) and per tenant (user ''), kept by triggers on
+    the registry so that every path that adds or removes a thread (the desk, retention, a
+    hand-written DELETE) keeps them true, in the same transaction."""
+    session.execute("""CREATE TABLE support_thread_counts (
+        tenant TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        threads BIGINT NOT NULL,
+        PRIMARY KEY (tenant, user_id)
+    )""")
+    session.execute("""INSERT INTO support_thread_counts (tenant, user_id, threads)
+        SELECT tenant, user_id, COUNT(*) FROM support_threads GROUP BY tenant, user_id
+        UNION ALL
+        SELECT tenant, '', COUNT(*) FROM support_threads GROUP BY tenant""")
+    upsert = """INSERT INTO support_thread_counts (tenant, user_id, threads)
+            VALUES ({row}.tenant, {row}.user_id, {delta}), ({row}.tenant, '', {delta})
+            ON CONFLICT (tenant, user_id)
+            DO UPDATE SET threads = support_thread_counts.threads + {delta}"""
+    if dialect == "sqlite":
+        for event, row, delta in (("INSERT", "NEW", 1), ("DELETE", "OLD", -1)):
+            session.execute(f"""CREATE TRIGGER support_thread_counts_{event.lower()}
+                AFTER {event} ON support_threads FOR EACH ROW BEGIN
+                {upsert.format(row=row, delta=delta)}; END""")
+        return
+    session.execute(f"""CREATE FUNCTION support_count_threads() RETURNS trigger
+        LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP = 'INSERT' THEN
+                {upsert.format(row="NEW", delta=1)};
+            ELSE
+                {upsert.format(row="OLD", delta=-1)};
+            END IF;
+            RETURN NULL;
+        END $$""")
+    session.execute("""CREATE TRIGGER support_thread_counts AFTER INSERT OR DELETE
+        ON support_threads FOR EACH ROW EXECUTE FUNCTION support_count_threads()""")
