@@ -160,6 +160,11 @@ def build_parser() -> argparse.ArgumentParser:
     user_arg(sub, "supervisor")
     add_audit_arguments(sub)
 
+    from agent.cli_gc import HELP as GC_HELP
+    from agent.cli_gc import add_gc_arguments, cmd_gc
+
+    add_gc_arguments(command("gc", cmd_gc, GC_HELP))
+
     sub = command("resume", cmd_resume, "Finish the work a crash left pending on a thread.")
     user_arg(sub, "thread owner or supervisor")
     sub.add_argument("thread", nargs="?", help="the thread (omit with --all)")

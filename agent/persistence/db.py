@@ -37,6 +37,10 @@ def connect_sqlite(path: str | Path, *, autocommit: bool) -> sqlite3.Connection:
     )
     conn.execute(f"PRAGMA busy_timeout = {int(SQLITE_BUSY_TIMEOUT_SECONDS * 1000)}")
     if str(path) != ":memory:":
+        # A new file gives deleted pages back (retention's `PRAGMA incremental_vacuum`). It only
+        # takes on a file without tables, and before WAL is set; on an older file it is what a
+        # full VACUUM (`support-agent gc --vacuum`) switches it to.
+        conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
         # WAL lets readers run beside one writer across processes; NORMAL sync is durable
         # against a killed process (only a power cut can lose the last commits).
         conn.execute("PRAGMA journal_mode = WAL")

@@ -23,6 +23,7 @@ from agent.service.chat import ChatDesk
 from agent.service.handoffs import HandoffDesk
 from agent.service.history import HistoryDesk
 from agent.service.people import PeopleDesk
+from agent.service.retention import RetentionDesk
 from agent.service.threads import ThreadDesk
 from agent.settings import Settings, load_settings
 from agent.turns import TurnRunner
@@ -30,7 +31,7 @@ from agent.views import Check
 
 
 class SupportDesk(PeopleDesk, ThreadDesk, ChatDesk, ApprovalDesk, HandoffDesk, AuditDesk,
-                  HistoryDesk):
+                  HistoryDesk, RetentionDesk):
     """Threads, chat, approvals, handoffs, audit, feedback, history and recovery."""
 
     def __init__(self, settings: Settings, persistence: Persistence, *, model: Any = None):
@@ -55,15 +56,18 @@ class SupportDesk(PeopleDesk, ThreadDesk, ChatDesk, ApprovalDesk, HandoffDesk, A
             make_chat_model(settings)  # a missing key is reported before touching the database
         persistence = open_persistence(settings)
         try:
-            return cls(settings, persistence)
+            desk = cls(settings, persistence)
         except BaseException:
             persistence.close()
             raise
+        desk.start_retention_sweeper()  # only when SUPPORT_RETENTION_SWEEP_MINUTES is set
+        return desk
 
     def close(self) -> None:
         """Stop unfinished turns, then release connections and locks."""
         # A caller may abandon a turn mid-stream (an exception, Ctrl-C, a page rerun). Its
         # worker threads still use the connections, so they are stopped first.
+        self.stop_retention_sweeper()
         self.turns.close_all()
         self.persistence.close()
 
