@@ -184,3 +184,22 @@ def test_a_forged_type_inside_a_compressed_row_is_refused(make_settings, tmp_pat
     with pytest.raises(CheckpointRefused, match=r"os\.system"):
         CompressedSerializer(RestrictedSerializer()).loads_typed(
             ("zmsgpack", zstandard.ZstdCompressor().compress(gadget)))
+
+
+def test_many_threads_compress_at_once_without_sharing_a_compressor() -> None:
+    """LangGraph serialises on several worker threads at once: every round trip stays
+    intact (a compressor shared between threads corrupted data or crashed the process)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from agent.persistence.compression import CompressedSerializer
+    from agent.persistence.serde import RestrictedSerializer
+
+    serde = CompressedSerializer(RestrictedSerializer())
+    values = [{"text": f"{n} " + "the boots leak " * 400} for n in range(400)]
+
+    def round_trip(value: dict) -> bool:
+        encoding, blob = serde.dumps_typed(value)
+        return encoding.startswith("z") and serde.loads_typed((encoding, blob)) == value
+
+    with ThreadPoolExecutor(8) as pool:
+        assert all(pool.map(round_trip, values * 5))

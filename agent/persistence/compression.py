@@ -10,6 +10,7 @@ compression off later still reads the compressed ones (only writing depends on t
 from __future__ import annotations
 
 import io
+import threading
 from typing import Any
 
 import zstandard
@@ -38,14 +39,19 @@ class CompressedSerializer(SerializerProtocol):
         self.inner = inner
         self.compress = compress
         self.max_decompressed_bytes = max_decompressed_bytes
-        self._compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
+        # zstandard's (de)compressors are not thread-safe and LangGraph serialises on several
+        # worker threads at once (a shared one crashed the process): one per thread.
+        self._local = threading.local()
 
     def dumps_typed(self, obj: Any) -> tuple[str, bytes]:
         """Serialize with the inner serializer, then compress when it is large and pays off."""
         encoding, blob = self.inner.dumps_typed(obj)
         if not self.compress or encoding not in _COMPRESSIBLE or len(blob) <= MIN_COMPRESS_BYTES:
             return encoding, blob
-        packed = self._compressor.compress(blob)
+        compressor = getattr(self._local, "compressor", None)
+        if compressor is None:
+            compressor = self._local.compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
+        packed = compressor.compress(blob)
         if len(packed) > len(blob) * (1 - MIN_SAVING):
             return encoding, blob
         return COMPRESSED_PREFIX + encoding, packed
