@@ -17,15 +17,16 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import weakref
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import Any, TypeVar
 
-from langchain_core.messages import AIMessage, HumanMessage, RemoveMessage, ToolMessage
+from langchain_core.messages import AIMessage, RemoveMessage, ToolMessage
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command, StateSnapshot
 
 from agent.core.approval import approval_payload
 from agent.crash import CrashSwitch
+from agent.domain.attachments import AttachmentRef, human_message
 from agent.errors import NotFound, SupportError, ThreadBusy, Unavailable
 from agent.model.factory import model_error
 from agent.persistence.db import as_unavailable
@@ -61,9 +62,9 @@ class Run:
         return cls()
 
     @classmethod
-    def message(cls, text: str) -> Run:
-        """A customer's message, from the head."""
-        return cls({"messages": [HumanMessage(text)]})
+    def message(cls, text: str, attachments: Sequence[AttachmentRef] = ()) -> Run:
+        """A customer's message (with references to its attachments), from the head."""
+        return cls({"messages": [human_message(text, attachments)]})
 
     @classmethod
     def decisions(cls, resume: dict[str, Any]) -> Run:

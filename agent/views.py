@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from agent.domain.attachments import AttachmentRef
 from agent.persistence.threads import ThreadRecord
 
 # "staff": a supervisor writing in the thread in their own name (a handoff, or a reply given
@@ -26,6 +27,9 @@ class ChatMessage:
     # What a tool call does, in words a customer reads ("Checking order ORD-1002"); one
     # entry per tool call of an assistant message, in order.
     progress: tuple[str, ...] = ()
+    # The customer's photos and PDFs sent with this message (references; the desk's
+    # `attachment` reads the bytes).
+    attachments: tuple[AttachmentRef, ...] = ()
 
 
 @dataclass(frozen=True)

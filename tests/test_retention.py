@@ -518,3 +518,55 @@ def test_a_failing_sweep_is_logged_and_the_sweeper_goes_on(
 def test_no_sweeper_unless_configured(open_desk) -> None:
     desk = open_desk("sqlite", retention_keep_checkpoints=2)
     assert desk._sweeper is None
+
+
+@pytest.mark.postgres
+def test_a_postgres_sweep_makes_the_deleted_space_reusable_at_once(
+        make_settings: Callable[..., Settings], postgres_url: str) -> None:
+    """A sweep vacuums the checkpoint tables itself (rather than leaving the dead rows for
+    autovacuum to find minutes later), so new turns reuse the space retention freed."""
+    import psycopg
+
+    with SupportDesk.open(make_settings("postgres")) as desk:
+        conversation(desk, 6)
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            swept_from = conn.execute("SELECT now()").fetchone()[0]
+        report = desk.collect_garbage(keep=2)
+        assert report.checkpoints_deleted > 0
+        assert report.reclaimed.startswith("VACUUM")
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute("SELECT pg_stat_clear_snapshot()")
+        rows = conn.execute(
+            "SELECT relname, last_vacuum FROM pg_stat_user_tables WHERE relname IN "
+            "('checkpoints', 'checkpoint_blobs', 'checkpoint_writes')").fetchall()
+    assert len(rows) == 3
+    assert all(last and last >= swept_from for _, last in rows), rows
+
+
+def test_gc_removes_the_attachments_of_deleted_threads_and_keeps_the_others(
+        desk: SupportDesk) -> None:
+    """gc runs the attachment sweep: a deleted thread's photo leaves the blob store once past
+    the grace period that protects uploads in flight; a kept thread's photo stays and opens."""
+    from support.files import pdf_bytes, png_bytes
+
+    from agent.backends.blob_sweep import (
+        ATTACHMENT_GRACE_SECONDS,
+        remove_unreferenced_attachments,
+    )
+
+    gone = desk.ask("alice", "The screen is cracked",
+                    attachments=[("cracked.png", "image/png", png_bytes())]).thread_id
+    kept = desk.ask("alice", "Here is my receipt",
+                    attachments=[("receipt.pdf", "application/pdf", pdf_bytes())]).thread_id
+    assert len(list(desk.persistence.blobs.list_ids())) == 2
+    desk.delete_thread("alice", gone)
+
+    report = desk.collect_garbage(keep=50)
+    assert report.attachments_removed == 0  # the sweep ran; the photo is still young
+    assert desk.collect_garbage(keep=50, dry_run=True).attachments_removed is None
+    later = time.time() + ATTACHMENT_GRACE_SECONDS + 60
+    assert remove_unreferenced_attachments(desk.persistence, desk.threads, now=later) == 1
+
+    assert len(list(desk.persistence.blobs.list_ids())) == 1
+    [attachment] = desk.thread_attachments("alice", kept)
+    assert desk.attachment("alice", kept, attachment.id).data == pdf_bytes()

@@ -11,6 +11,7 @@ from typing import Any
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.store.base import BaseStore
 
+from agent.backends.blobs import BlobStore
 from agent.core.db import Database, Dialect, Session
 from agent.errors import ConfigError
 from agent.persistence.locks import RedisThreadLocks, ThreadLocks
@@ -35,6 +36,8 @@ class Backend:
     # For kinds whose thread locks live in a database session: the same saver over that
     # session's connection, so a turn's checkpoints are written only while its lock is held.
     session_checkpointer: Callable[[Any], BaseCheckpointSaver] | None = None
+    # Where attachment bytes live (agent/backends/blobs.py); checkpoints hold references.
+    blobs: BlobStore | None = None
 
     @property
     def dialect(self) -> Dialect:

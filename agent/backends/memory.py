@@ -8,6 +8,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.store.memory import InMemoryStore
 
 from agent.backends.base import Backend, backend_kind, first_start, redis_locks
+from agent.backends.blobs import open_blob_store
 from agent.persistence.db import SqliteDatabase
 from agent.persistence.locks import MemoryThreadLocks
 from agent.persistence.migrations import migrate
@@ -27,4 +28,7 @@ def open_memory(settings: Settings) -> Backend:
         locks = redis_locks(settings) or MemoryThreadLocks()
         stack.callback(locks.close)
         checkpointer = InMemorySaver(serde=checkpoint_serializer(settings))
-        return Backend("memory", checkpointer, InMemoryStore(), db, locks, stack.pop_all())
+        blobs = open_blob_store(settings, db)
+        stack.callback(blobs.close)
+        return Backend("memory", checkpointer, InMemoryStore(), db, locks, stack.pop_all(),
+                       blobs=blobs)

@@ -8,6 +8,7 @@ import psycopg
 from langgraph.store.postgres import PostgresStore
 
 from agent.backends.base import Backend, backend_kind, first_start, redis_locks
+from agent.backends.blobs import open_blob_store
 from agent.backends.pg_pool import connection_pool
 from agent.backends.pg_saver import KeyedPostgresSaver
 from agent.errors import Unavailable
@@ -65,8 +66,10 @@ def open_postgres(settings: Settings) -> Backend:
                 # the turn borrows nothing from the pool.
                 return saver_class(conn, serde=serde)
 
+        blobs = open_blob_store(settings, db)
+        stack.callback(blobs.close)
         return Backend("postgres", checkpointer, store, db, locks, stack.pop_all(),
-                       session_checkpointer=on_session)
+                       session_checkpointer=on_session, blobs=blobs)
 
 
 def _advisory_locks(settings: Settings, stack: ExitStack) -> ThreadLocks:

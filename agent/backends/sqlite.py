@@ -12,6 +12,7 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.store.sqlite import SqliteStore
 
 from agent.backends.base import Backend, backend_kind, first_start, redis_locks
+from agent.backends.blobs import open_blob_store
 from agent.errors import ConfigError
 from agent.persistence.db import SqliteDatabase, connect_sqlite, sqlite_problem
 from agent.persistence.encryption import sealed_store
@@ -59,7 +60,9 @@ def _open(settings: Settings, path: Path) -> Backend:
             store.setup()
         locks = redis_locks(settings) or FileThreadLocks(path.with_name(path.name + ".locks"))
         stack.callback(locks.close)
-        return Backend("sqlite", checkpointer, store, db, locks, stack.pop_all())
+        blobs = open_blob_store(settings, db)
+        stack.callback(blobs.close)
+        return Backend("sqlite", checkpointer, store, db, locks, stack.pop_all(), blobs=blobs)
 
 
 def _refuse_empty_file(path: Path) -> None:

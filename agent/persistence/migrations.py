@@ -169,6 +169,8 @@ MIGRATIONS: tuple[Migration, ...] = (
         )""",
         "CREATE INDEX support_api_tokens_by_user ON support_api_tokens (user_id)",
     )),
+    Migration(8, "attachments: the index of customers' files, and PostgreSQL's blob table",
+              lambda session, dialect: _attachment_tables(session, dialect)),
     Migration(9, "PostgreSQL: drop the saver's thread_id-only indexes (their primary keys lead "
                  "with thread_id); with young statistics the planner read a thread's every "
                  "write and blob through them, so each step read more rows as threads grew",
@@ -180,6 +182,32 @@ MIGRATIONS: tuple[Migration, ...] = (
                   "says 'of N' without counting a big customer's every thread)",
               lambda session, dialect: _thread_counts(session, dialect)),
 )
+
+
+def _attachment_tables(session: Session, dialect: Dialect) -> None:
+    """The attachment index (every saver kind) and the PostgreSQL blob store's table."""
+    session.execute("""CREATE TABLE support_attachments (
+        attachment_id TEXT PRIMARY KEY,
+        blob_id TEXT NOT NULL,
+        thread_id TEXT NOT NULL,
+        tenant TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        content_type TEXT NOT NULL,
+        size BIGINT NOT NULL,
+        created_at DOUBLE PRECISION NOT NULL
+    )""")
+    session.execute("CREATE INDEX support_attachments_by_thread"
+                    " ON support_attachments (thread_id, created_at)")
+    session.execute("CREATE INDEX support_attachments_by_blob ON support_attachments (blob_id)")
+    if dialect == "postgres":
+        session.execute("""CREATE TABLE support_blobs (
+            blob_id TEXT PRIMARY KEY,
+            data BYTEA NOT NULL,
+            size BIGINT NOT NULL,
+            written_at DOUBLE PRECISION NOT NULL
+        )""")
+        session.execute("CREATE INDEX support_blobs_by_age ON support_blobs (written_at)")
 
 
 def _on_postgres(session: Session, dialect: Dialect, *statements: str) -> None:

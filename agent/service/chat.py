@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from langgraph.types import StateSnapshot
 
+from agent.domain.attachments import check_uploads
 from agent.errors import InvalidInput
 from agent.persistence.threads import ThreadRecord
 from agent.service.access import (
     DEFAULT_TITLE,
-    DeskAccess,
     clean_title,
     page_bounds,
 )
+from agent.service.attachments import AttachmentDesk
 from agent.service.convert import collect
+from agent.text import storable_text
 from agent.turns import (
     Plan,
     Run,
@@ -22,20 +27,29 @@ from agent.turns import (
 from agent.views import TurnResult
 
 
-class ChatDesk(DeskAccess):
+class ChatDesk(AttachmentDesk):
     """Chat: customer messages and resuming work a crash left pending."""
 
-    def send_message(self, user_id: str, text: str, *,
-                     thread_id: str | None = None) -> TurnStream:
+    def send_message(self, user_id: str, text: str, *, thread_id: str | None = None,
+                     attachments: Sequence[Any] = ()) -> TurnStream:
         """Send a customer message and stream the turn (a new thread if `thread_id` is None).
 
+        `attachments`: photos (PNG, JPEG, GIF, WebP) or PDFs, each an AttachmentUpload or a
+        (name, content type, bytes) triple; what a file is comes from its bytes. The message
+        carries references only. Any refused file refuses the whole message: nothing is
+        stored and no turn runs. A message with files may have no text.
         A turn a crash left unfinished on this thread is completed first, in the same stream.
         """
         user = self._customer(user_id)
-        text = self._valid_message(text)
+        uploads = check_uploads(attachments or (), self.settings.attachment_max_bytes)
+        if uploads and not storable_text(text or "", "the message").strip():
+            text = ""
+        else:
+            text = self._valid_message(text)
+        title = clean_title(text or ", ".join(upload.name for upload in uploads))
         created = thread_id is None
         if created:
-            record = self.threads.create(user.tenant, user.user_id, clean_title(text))
+            record = self.threads.create(user.tenant, user.user_id, title)
         else:
             record = self._owned_thread(user, thread_id)
 
@@ -44,8 +58,10 @@ class ChatDesk(DeskAccess):
                 raise InvalidInput("this thread is waiting for a supervisor to decide on a "
                                    "requested action; you can write again once it is decided")
             if record.title == DEFAULT_TITLE:
-                self.threads.set_title(record.thread_id, clean_title(text))
-            message = Run.message(text)
+                self.threads.set_title(record.thread_id, title)
+            # Under the thread's lock, once the turn is sure to run: a refused turn stores
+            # nothing, and the checkpoint naming the files follows at once.
+            message = Run.message(text, self._store_attachments(record, uploads))
             return (Run.pending_work(), message) if has_pending_work(head) else (message,)
 
         try:
@@ -55,9 +71,11 @@ class ChatDesk(DeskAccess):
                 self.threads.delete(record.thread_id)
             raise
 
-    def ask(self, user_id: str, text: str, *, thread_id: str | None = None) -> TurnResult:
-        """Send a message and wait for the whole turn."""
-        return collect(self.send_message(user_id, text, thread_id=thread_id))
+    def ask(self, user_id: str, text: str, *, thread_id: str | None = None,
+            attachments: Sequence[Any] = ()) -> TurnResult:
+        """Send a message (with any attachments) and wait for the whole turn."""
+        return collect(self.send_message(user_id, text, thread_id=thread_id,
+                                         attachments=attachments))
 
     def resume(self, user_id: str, thread_id: str) -> TurnStream:
         """Finish the work a crash left pending on a thread (owner or a tenant supervisor)."""

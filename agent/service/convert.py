@@ -15,6 +15,7 @@ from langchain_core.messages import (
 )
 
 from agent.core.handoff import staff_author
+from agent.domain.attachments import refs_in, typed_text
 from agent.tools.registry import progress_words
 from agent.views import (
     ChatEvent,
@@ -36,7 +37,8 @@ def collect(events: Iterator[ChatEvent]) -> TurnResult:
 def to_chat_message(message: AnyMessage) -> ChatMessage:
     """A LangChain message as a person reads it."""
     if isinstance(message, HumanMessage):
-        return ChatMessage(message.id, "customer", message.text)
+        return ChatMessage(message.id, "customer", typed_text(message),
+                           attachments=tuple(refs_in(message)))
     if isinstance(message, AIMessage):
         author = staff_author(message)
         if author is not None:

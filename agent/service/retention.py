@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from agent.backends.blob_sweep import remove_unreferenced_attachments
 from agent.backends.retention import (
     AttachmentSweep,
     RetentionPolicy,
@@ -33,9 +34,18 @@ class RetentionDesk(DeskAccess):
                      attachment_sweep=self.attachment_sweep(), stop=self._sweeper_stop)
 
     def attachment_sweep(self) -> AttachmentSweep | None:
-        """HOOK for the attachments' blob store: what removes attachment blobs no kept
-        checkpoint references (None until it is wired in; the sweep then skips the step)."""
-        return None
+        """What removes the attachment blobs no kept checkpoint references (None when the
+        backend keeps no attachments)."""
+        if self.persistence.blobs is None:
+            return None
+        registry = self.threads
+
+        def remove(backend, dry_run: bool) -> int | None:
+            # A dry run reports the checkpoints it would drop; which blobs they free is only
+            # known once they are gone, so it changes nothing here and says nothing.
+            return None if dry_run else remove_unreferenced_attachments(backend, registry)
+
+        return remove
 
     def start_retention_sweeper(self) -> None:
         """Sweep every `retention_sweep_minutes` in a daemon thread (when that is set)."""

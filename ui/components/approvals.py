@@ -91,8 +91,13 @@ def forget_cards_except(interrupt_ids: Iterable[str]) -> None:
 
 # --- the card ---------------------------------------------------------------------------------
 
-def approval_card(pending: PendingApproval, now: float | None = None) -> Decision | None:
-    """Draw the request with everything needed to decide it; return a decision if taken."""
+def approval_card(pending: PendingApproval, now: float | None = None, *,
+                  attachments: Callable[[PendingApproval], None] | None = None
+                  ) -> Decision | None:
+    """Draw the request with everything needed to decide it; return a decision if taken.
+
+    `attachments` draws the files the customer sent in the conversation (photos, PDFs).
+    """
     key = pending.interrupt_id
     with st.container(border=True, key=f"approval-{key}"):
         _header(pending, now or time.time())
@@ -108,6 +113,8 @@ def approval_card(pending: PendingApproval, now: float | None = None) -> Decisio
         if pending.policy:
             st.caption(f":material/policy: **Policy:** {plain(pending.policy)}")
         _excerpt(pending.excerpt)
+        if attachments is not None:
+            attachments(pending)
         return _controls(pending)
 
 

@@ -18,14 +18,19 @@ STAFF_AVATAR = ":material/support_agent:"
 
 
 def render_messages(messages: list[ChatMessage], *, technical: bool = False,
-                    feedback: Callable[[ChatMessage], None] | None = None) -> None:
-    """The conversation, a bubble per person; `feedback` draws controls under each reply."""
+                    feedback: Callable[[ChatMessage], None] | None = None,
+                    attachments: Callable[[ChatMessage], None] | None = None) -> None:
+    """The conversation, a bubble per person; `feedback` draws controls under each reply,
+    `attachments` a customer message's files in its bubble."""
     progress: list[str] = []  # what the assistant did since its last words, for the next bubble
     for message in messages:
         if message.role == "customer":
             _flush(progress)
             with st.chat_message("user"):
-                st.markdown(plain(message.text))
+                if message.text:
+                    st.markdown(plain(message.text))
+                if attachments and message.attachments:
+                    attachments(message)
         elif message.role == "staff":
             _flush(progress)
             staff_bubble(message)

@@ -14,6 +14,7 @@ from ui.components.approvals import (
     forget_cards_except,
     report_problem,
 )
+from ui.components.attachments import attachment_list, loader_for
 from ui.components.handoffs import handoff_queue
 from ui.components.text import plain
 from ui.session import desk, require_user
@@ -56,6 +57,19 @@ def report_decided_elsewhere(pending: list[PendingApproval]) -> None:
     st.session_state.shown_requests = now
 
 
+def customer_files(request: PendingApproval) -> None:
+    """The photos and PDFs the customer sent in the request's conversation, on its card."""
+    try:
+        refs = support.thread_attachments(supervisor.user_id, request.thread_id)
+    except SupportError as exc:
+        st.caption(f"The customer's files cannot be shown: {plain(str(exc))}")
+        return
+    if refs:
+        st.caption("Files from the customer")
+        attachment_list(refs, loader_for(support, supervisor.user_id, request.thread_id),
+                        key=f"card-file-{request.interrupt_id}")
+
+
 def decide(request: PendingApproval, decision: dict) -> None:
     """Send one card's decision for that card's request, and remember what came of it."""
     try:
@@ -91,7 +105,7 @@ def inbox() -> None:
         st.success("Nothing is waiting for approval.", icon=":material/done_all:")
         return
     for request in pending:
-        decision = approval_card(request)
+        decision = approval_card(request, attachments=customer_files)
         if decision is not None:
             decide(request, decision)
             # A full rerun: a fragment rerun raises when the inbox ran as part of a full run.

@@ -18,6 +18,12 @@ from agent.views import (
     ToolCallEvent,
     TurnEndedEvent,
 )
+from ui.components.attachments import (
+    PICKABLE_TYPES,
+    attachment_list,
+    loader_for,
+    uploaded_list,
+)
 from ui.components.messages import render_messages
 from ui.components.text import plain, status_label, without_links
 from ui.components.threads import pager, thread_list
@@ -156,7 +162,10 @@ else:
         with st.expander("Summary of earlier messages", icon=":material/summarize:"):
             st.text(view.summary)
     ratings = my_ratings(view.thread.thread_id)
-    render_messages(view.messages, feedback=lambda message: thumbs(message, ratings))
+    load = loader_for(support, user.user_id, view.thread.thread_id)
+    render_messages(view.messages, feedback=lambda message: thumbs(message, ratings),
+                    attachments=lambda message: attachment_list(
+                        message.attachments, load, key=f"file-{message.id}"))
     if view.thread.status == "closed" and CONVERSATION in ratings:
         st.caption(f"You rated this conversation {'★' * ratings[CONVERSATION]}"
                    f"{'☆' * (5 - ratings[CONVERSATION])}. Thank you!")
@@ -238,33 +247,56 @@ else:
     st.query_params.pop("thread", None)
 
 # No max_chars here: a message over the limit is refused by the desk with a message saying
-# so, rather than cut short or silently ignored by the browser.
-prompt = st.chat_input("Ask about your orders...", disabled=awaiting)
-if prompt is not None and not prompt.strip():
+# so, rather than cut short or silently ignored by the browser. Files likewise: the desk says
+# which one it refuses and why (size, type by content, name); the picker only helps choose.
+submitted = st.chat_input("Ask about your orders...", disabled=awaiting, accept_file="multiple",
+                          file_type=PICKABLE_TYPES,
+                          max_upload_size=max(1, -(-support.settings.attachment_max_bytes
+                                                   // (1024 * 1024))))
+prompt = submitted.text if submitted is not None else None
+files = list(submitted.files) if submitted is not None else []
+if submitted is not None and not (prompt or "").strip() and not files:
     st.warning("The message is empty.", icon=":material/info:")
     prompt = None
 if not awaiting and not with_person and st.button(
         "Talk to a person", icon=":material/support_agent:",
         help="Ask a member of our support team to join this conversation"):
-    prompt = PERSON_REQUEST
-if prompt and with_person:
+    prompt, files = PERSON_REQUEST, []
+attachments = [(file.name, file.type or "", file.getvalue()) for file in files]
+
+
+def my_bubble() -> None:
+    """What the customer just sent, shown at once while the turn runs."""
     with st.chat_message("user"):
-        st.markdown(plain(prompt))
+        if prompt:
+            st.markdown(plain(prompt))
+        uploaded_list(files)
+
+
+if (prompt or files) and with_person:
+    my_bubble()
     # A person handles the thread: the assistant stays quiet, so no reply bubble waits here.
-    with st.spinner("Sending..."), shown_errors():
-        for _ in support.send_message(user.user_id, prompt, thread_id=state.thread_id):
-            pass
-        st.rerun()
-elif prompt:
-    with st.chat_message("user"):
-        st.markdown(plain(prompt))
+    with st.spinner("Sending..."):
+        try:
+            for _ in support.send_message(user.user_id, prompt or "",
+                                          thread_id=state.thread_id, attachments=attachments):
+                pass
+        except SupportError as exc:
+            # Plain: a refusal quotes what the customer sent (a file's name), never markup.
+            st.error(plain(str(exc)), icon=":material/error:")
+        else:
+            st.rerun()
+elif prompt or files:
+    my_bubble()
     ended: list[TurnEndedEvent] = []
     with st.chat_message("assistant"):
         activity = st.status("Working on it...", expanded=False)
 
         def reply_tokens():
             """The reply's tokens, as they stream; tool activity goes to the status box."""
-            for event in support.send_message(user.user_id, prompt, thread_id=state.thread_id):
+            for event in support.send_message(user.user_id, prompt or "",
+                                              thread_id=state.thread_id,
+                                              attachments=attachments):
                 if isinstance(event, TokenEvent):
                     yield event.text
                 elif isinstance(event, ToolCallEvent):
@@ -286,7 +318,8 @@ elif prompt:
             activity.update(label="Done", state="complete")
         except SupportError as exc:
             activity.update(label="Not done", state="error")
-            st.error(str(exc), icon=":material/error:")
+            # Plain: a refusal quotes what the customer sent (a file's name), never markup.
+            st.error(plain(str(exc)), icon=":material/error:")
     if ended:
         state.thread_id = ended[-1].thread_id
         st.rerun()

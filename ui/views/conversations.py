@@ -12,6 +12,7 @@ import streamlit as st
 
 from agent.errors import SupportError
 from agent.views import ThreadView
+from ui.components.attachments import attachment_list, loader_for
 from ui.components.handoffs import OPENED, handoff_queue
 from ui.components.messages import render_messages
 from ui.components.text import ago, plain, status_label, without_links
@@ -126,7 +127,9 @@ def conversation(thread_id: str, controls: tuple) -> None:
     st.caption(f"Customer: **{plain(customer)}** · last activity {ago(view.thread.updated_at)}")
     technical = st.toggle("Show technical detail (tool calls and results)",
                           key="conversation_technical")
-    render_messages(view.messages, technical=technical)
+    load = loader_for(support, supervisor.user_id, view.thread.thread_id)
+    render_messages(view.messages, technical=technical, attachments=lambda message: (
+        attachment_list(message.attachments, load, key=f"file-{message.id}")))
     if view.pending_approvals:
         st.warning("This conversation waits for a decision on a requested action: decide it "
                    "on the Approvals page (or reply instead from its card).",
