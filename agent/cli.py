@@ -160,6 +160,11 @@ def build_parser() -> argparse.ArgumentParser:
     user_arg(sub, "supervisor")
     add_audit_arguments(sub)
 
+    from agent.cli_bench import HELP as BENCH_HELP
+    from agent.cli_bench import add_bench_arguments, cmd_bench
+
+    add_bench_arguments(command("bench", cmd_bench, BENCH_HELP))
+
     from agent.cli_gc import HELP as GC_HELP
     from agent.cli_gc import add_gc_arguments, cmd_gc
 
