@@ -23,10 +23,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +34,7 @@ from streamlit.testing.v1 import AppTest
 
 from agent.service import SupportDesk
 from agent.settings import load_settings
+from bench.measure import median_ms
 from ui.session import get_desk
 
 APP = Path(__file__).resolve().parents[1] / "ui" / "app.py"
@@ -60,17 +59,6 @@ def build(path: Path, threads: int, checkpoints: int) -> str:
             if turn % 25 == 0 or checkpoints < 100:
                 written = len(desk.export_thread("alice", long_thread)["checkpoints"])
         return long_thread
-
-
-def median_ms(action: Callable[[], Any], runs: int) -> float:
-    """Median wall time of `action` in milliseconds, after one warm-up call."""
-    action()
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times) * 1000
 
 
 def items_in(result: Any) -> int:
