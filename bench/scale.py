@@ -31,6 +31,10 @@ from bench.pg import bench_database
 from bench.turns import message, project_settings
 
 PAGE = 15
+# Checkpoints per bulk-made thread: a short real conversation (about 4 turns at 5 steps each).
+# With one each, the saver's scan would find a page in its newest 15 rows, which no real
+# thread allows: it must read past every thread's steps to see 15 different threads.
+CHECKPOINTS_PER_THREAD = 20
 HISTORY_PAGE = 20
 # Who owns the bulk threads: the user measured with a small share, the one with half, and the
 # rest spread over the other demo customers.
@@ -70,16 +74,19 @@ def _rows(desk: SupportDesk, total: int) -> tuple[list[tuple], list[tuple]]:
         thread = new_thread_id()
         at = started + number  # oldest first, one second apart: the same order both ways
         registry.append((thread, tenant, user, f"Bulk question {number}", "active", at, at))
-        checkpoint = empty_checkpoint()
-        metadata = {"source": "input", "step": -1, "parents": {}, "user_id": user,
-                    "tenant": tenant}
-        if desk.persistence.kind == "sqlite":
-            kind, blob = serde.dumps_typed(checkpoint)
-            checkpoints.append((thread, "", checkpoint["id"], None, kind, blob,
-                                json.dumps(metadata).encode()))
-        else:
-            checkpoints.append((thread, "", checkpoint["id"], None, json.dumps(checkpoint),
-                                json.dumps(metadata)))
+        parent = None
+        for step in range(CHECKPOINTS_PER_THREAD):
+            checkpoint = empty_checkpoint()  # ids grow with time: the newest thread sorts last
+            metadata = {"source": "loop", "step": step, "parents": {}, "user_id": user,
+                        "tenant": tenant}
+            if desk.persistence.kind == "sqlite":
+                kind, blob = serde.dumps_typed(checkpoint)
+                checkpoints.append((thread, "", checkpoint["id"], parent, kind, blob,
+                                    json.dumps(metadata).encode()))
+            else:
+                checkpoints.append((thread, "", checkpoint["id"], parent,
+                                    json.dumps(checkpoint), json.dumps(metadata)))
+            parent = checkpoint["id"]
     return registry, checkpoints
 
 
@@ -115,14 +122,15 @@ def bulk_create(desk: SupportDesk, total: int, sqlite_path: Path | None, url: st
 
 
 def saver_page(desk: SupportDesk, user: str) -> list[str]:
-    """The user's newest threads as the saver alone can find them: a metadata-filtered scan."""
+    """The user's newest threads as the saver alone can find them: a metadata-filtered scan
+    of their newest checkpoints, as many as 15 threads of this depth take, de-duplicated."""
     found: list[str] = []
-    for saved in desk.persistence.checkpointer.list(None, filter={"user_id": user},
-                                                    limit=PAGE):
+    for saved in desk.persistence.checkpointer.list(
+            None, filter={"user_id": user}, limit=PAGE * CHECKPOINTS_PER_THREAD):
         thread = saved.config["configurable"]["thread_id"]
         if thread not in found:
             found.append(thread)
-    return found
+    return found[:PAGE]
 
 
 def thread_listing(saver_kind: str, total: int, admin_url: str, runs: int,
