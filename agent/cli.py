@@ -160,6 +160,11 @@ def build_parser() -> argparse.ArgumentParser:
     user_arg(sub, "supervisor")
     add_audit_arguments(sub)
 
+    from agent.cli_analytics import HELP as ANALYTICS_HELP
+    from agent.cli_analytics import add_analytics_arguments, cmd_analytics
+
+    add_analytics_arguments(command("analytics", cmd_analytics, ANALYTICS_HELP), common)
+
     from agent.cli_bench import HELP as BENCH_HELP
     from agent.cli_bench import add_bench_arguments, cmd_bench
 

@@ -97,6 +97,9 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("SUPPORT_OPENAI_BASE_URL", "OPENAI_BASE_URL")
     )
     model_timeout_seconds: float = Field(default=60.0, gt=0)
+    # Insights' cost estimate: dollars per million tokens in/out by model (empty: no costs).
+    model_prices: Annotated[dict[str, tuple[float, float]], NoDecode] = Field(
+        default_factory=dict)
 
     # Conversation bounds: summarise folds old turns into `summary`; prune is the hard cap.
     summary_trigger_messages: int = Field(default=20, ge=0)
@@ -192,6 +195,15 @@ class Settings(BaseSettings):
         unknown = [name for name in value if name not in known]
         if unknown:
             raise ValueError(f"unknown tool {', '.join(unknown)}; choose from {', '.join(known)}")
+        return value
+
+    @field_validator("model_prices", mode="before")
+    @classmethod
+    def _price_table(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            from agent.analytics.prices import parse_price_table
+
+            return parse_price_table(value)
         return value
 
     @field_validator("crash_at")

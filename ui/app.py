@@ -56,12 +56,13 @@ approvals = st.Page("views/approvals.py", title="Approvals", icon=":material/app
 conversations = st.Page("views/conversations.py", title="Conversations",
                         icon=":material/forum:")
 audit = st.Page("views/audit.py", title="Audit", icon=":material/fact_check:")
+insights = st.Page("views/insights.py", title="Insights", icon=":material/insights:")
 history = st.Page("views/history.py", title="History", icon=":material/history:")
 
 if user is None:
     pages = [sign_in]
 elif user.is_supervisor:
-    pages = [approvals, conversations, audit, history]
+    pages = [approvals, conversations, audit, insights, history]
 else:
     pages = [chat, history]
 

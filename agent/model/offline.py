@@ -11,6 +11,7 @@ from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import LanguageModelInput
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.messages.ai import UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
@@ -44,6 +45,7 @@ class OfflineSupportModel(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         message = respond(messages, _tool_names(kwargs))
+        message.usage_metadata = offline_usage(messages, message)
         return ChatResult(generations=[ChatGeneration(message=message)])
 
     def _stream(
@@ -54,9 +56,11 @@ class OfflineSupportModel(BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         message = respond(messages, _tool_names(kwargs))
+        usage = offline_usage(messages, message)
         if message.tool_calls:
             chunk = AIMessageChunk(
                 content=message.content,
+                usage_metadata=usage,
                 tool_call_chunks=[
                     {"name": call["name"], "args": json.dumps(call["args"]), "id": call["id"],
                      "index": index, "type": "tool_call_chunk"}
@@ -65,11 +69,27 @@ class OfflineSupportModel(BaseChatModel):
             )
             yield ChatGenerationChunk(message=chunk)
             return
-        for piece in _TOKEN.findall(message.text):
-            chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
+        pieces = _TOKEN.findall(message.text) or [""]
+        for index, piece in enumerate(pieces):
+            # The usage rides on the last chunk, as providers send it at the end of a stream.
+            last = index == len(pieces) - 1
+            chunk = ChatGenerationChunk(message=AIMessageChunk(
+                content=piece, usage_metadata=usage if last else None))
             if run_manager:
                 run_manager.on_llm_new_token(piece, chunk=chunk)
             yield chunk
+
+
+def offline_usage(messages: list[BaseMessage], reply: AIMessage) -> UsageMetadata:
+    """Deterministic token counts: one token per word, plus one per message and per tool call.
+
+    A stand-in for a provider's usage report, so that token and cost figures are testable.
+    """
+    tokens_in = sum(len(m.text.split()) + 1 for m in messages)
+    tokens_out = len(reply.text.split()) + sum(
+        len(json.dumps(call["args"], sort_keys=True).split()) + 1 for call in reply.tool_calls)
+    return UsageMetadata(input_tokens=tokens_in, output_tokens=tokens_out,
+                         total_tokens=tokens_in + tokens_out)
 
 
 def _tool_names(kwargs: dict[str, Any]) -> set[str]:

@@ -22,6 +22,7 @@ from agent.service.audit import AuditDesk
 from agent.service.chat import ChatDesk
 from agent.service.handoffs import HandoffDesk
 from agent.service.history import HistoryDesk
+from agent.service.insights import InsightsDesk
 from agent.service.people import PeopleDesk
 from agent.service.retention import RetentionDesk
 from agent.service.threads import ThreadDesk
@@ -31,7 +32,7 @@ from agent.views import Check
 
 
 class SupportDesk(PeopleDesk, ThreadDesk, ChatDesk, ApprovalDesk, HandoffDesk, AuditDesk,
-                  HistoryDesk, RetentionDesk):
+                  HistoryDesk, RetentionDesk, InsightsDesk):
     """Threads, chat, approvals, handoffs, audit, feedback, history and recovery."""
 
     def __init__(self, settings: Settings, persistence: Persistence, *, model: Any = None):

@@ -49,6 +49,10 @@ except SupportError as exc:
 
 options = [t.thread_id for t in choices]
 current = state.get("history_thread") or state.get("thread_id")
+if linked := st.query_params.get("thread"):  # a link from another page (Insights' drill-down)
+    del st.query_params["thread"]  # once: the picker below is the user's from here on
+    state.pop("history_pick", None)
+    current = linked
 if current and current not in options:
     options.insert(0, current)
 if not options:
