@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     postgres_pool_size: int = Field(default=10, ge=1, le=200)
     redis_url: str | None = None
     redis_key_prefix: str = Field(default="support-agent:", min_length=1, max_length=100)
+    # Redis for live updates (pub/sub) when it must differ from redis_url; unset: redis_url.
+    # Lets locks stay in the database, so a Redis outage only slows pages down to polling.
+    live_redis_url: str | None = None
     # Whether a new database starts with the demo shop. Unset: yes for the embedded SQLite
     # file and the memory saver (the Quickstart), no for PostgreSQL (`seed --demo` asks).
     seed_demo: bool | None = None
@@ -262,7 +265,7 @@ class Settings(BaseSettings):
                              "(e.g. `python -c 'import secrets; print(secrets.token_hex(16))'`)")
         return value
 
-    @field_validator("redis_url")
+    @field_validator("redis_url", "live_redis_url")
     @classmethod
     def _redis_scheme(cls, value: str | None) -> str | None:
         if value in (None, ""):

@@ -272,6 +272,9 @@ class TurnRunner:
         self.crash = CrashSwitch(settings.crash_at)
         self.wait_seconds = settings.busy_wait_seconds if settings.busy_policy == "wait" else 0.0
         self._open: weakref.WeakSet[TurnStream] = weakref.WeakSet()
+        # Told what happened to a thread (its status, or "approval_decided") and at which
+        # checkpoint: the desk publishes live updates through it. Must never raise.
+        self.announce: Callable[[ThreadRecord, str, str | None], None] = lambda *_: None
 
     def state(self, thread_id: str, checkpoint_id: str | None = None, *,
               graph: CompiledStateGraph | None = None) -> StateSnapshot:
@@ -300,6 +303,7 @@ class TurnRunner:
             graph = self.graph_for(lease)
             plan = prepare(self.state(record.thread_id, graph=graph))
             self.registry.set_status(record.thread_id, "running")
+            self.announce(record, "running", None)
             # The head after `prepare` (a fork writes its branch point there) fences the run.
             fence = Fence(lease, lambda: self.head_id(record.thread_id),
                           sends_input=any(run.input is not None for run in plan),
@@ -344,10 +348,12 @@ class TurnRunner:
             return record  # really running, in this or another process
         return dataclasses.replace(record, status=status)
 
-    def record_status(self, record: ThreadRecord, snapshot: StateSnapshot) -> ThreadStatus:
+    def record_status(self, record: ThreadRecord, snapshot: StateSnapshot, *,
+                      kind: str | None = None) -> ThreadStatus:
         """Store (and return) the status the thread's head checkpoint implies."""
         status = implied_status(snapshot)
         self.registry.set_status(record.thread_id, status)
+        self.announce(record, kind or status, checkpoint_id_of(snapshot))
         return status
 
     def head_id(self, thread_id: str) -> str | None:
@@ -390,8 +396,10 @@ class TurnRunner:
             if snapshot.interrupts:
                 self.crash.reached("awaiting_approval")
             # Lost after the last write: the turn is done, but the status is the new holder's.
-            status = (self.record_status(record, snapshot) if fence.still_held()
-                      else implied_status(snapshot))
+            decided = any(isinstance(run.input, Command) for run in plan)
+            status = (self.record_status(record, snapshot,
+                                         kind="approval_decided" if decided else None)
+                      if fence.still_held() else implied_status(snapshot))
             messages = (snapshot.values or {}).get("messages", [])
             reply = messages[-1].text if messages and isinstance(messages[-1], AIMessage) else ""
             finished = True

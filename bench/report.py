@@ -237,6 +237,10 @@ def markdown(result: dict[str, Any]) -> str:
             for at in depth["at"].values():
                 lines.append(f"| {depth['saver']} | {at['checkpoints']:,} | "
                              f"{_num(at['history_page_ms'], 2)} | {_num(at['get_state_ms'], 2)} |")
+    if result.get("hot_cache"):
+        from bench.cache import markdown as cache_markdown
+
+        lines += ["", cache_markdown(result["hot_cache"]).rstrip()]
     if result.get("throughput"):
         lines += ["", "## Throughput on PostgreSQL", "",
                   "| processes | turns | seconds | turns/s | vs one |",

@@ -24,6 +24,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from bench.cache import hot_cache, redis_reachable
 from bench.report import markdown, plots, summarise_run, targets
 from bench.scale import history_depth, thread_listing
 from bench.throughput import throughput
@@ -48,6 +49,7 @@ class BenchOptions:
     runs: int | None = None
     admin_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
     processes: tuple[int, ...] = (1, 2)
+    redis_url: str = "redis://127.0.0.1:6379/0"  # for the hot-cache measurement (skipped if down)
     sizes: dict[str, Any] = field(default_factory=dict)
 
     def resolve(self) -> BenchOptions:
@@ -115,6 +117,9 @@ def run_bench(options: BenchOptions, console: Console,
             phase(f"throughput: {', '.join(map(str, options.processes))} processes")
             result["throughput"] = throughput(options.admin_url, options.processes,
                                               options.throughput_seconds, advance)
+        if "postgres" in options.savers and redis_reachable(options.redis_url):
+            phase("hot cache: PostgreSQL with and without Redis")
+            result["hot_cache"] = hot_cache(options.admin_url, options.redis_url, options.runs)
         phase("report and plots")
         result["summary"] = {"conversation": [summarise_run(run, result["floors"])
                                               for run in result["conversation"]]}

@@ -23,6 +23,7 @@ from agent.service.chat import ChatDesk
 from agent.service.handoffs import HandoffDesk
 from agent.service.history import HistoryDesk
 from agent.service.insights import InsightsDesk
+from agent.service.live import LiveDesk
 from agent.service.people import PeopleDesk
 from agent.service.retention import RetentionDesk
 from agent.service.threads import ThreadDesk
@@ -31,8 +32,8 @@ from agent.turns import TurnRunner
 from agent.views import Check
 
 
-class SupportDesk(PeopleDesk, ThreadDesk, ChatDesk, ApprovalDesk, HandoffDesk, AuditDesk,
-                  HistoryDesk, RetentionDesk, InsightsDesk):
+class SupportDesk(LiveDesk, PeopleDesk, ThreadDesk, ChatDesk, ApprovalDesk, HandoffDesk,
+                  AuditDesk, HistoryDesk, RetentionDesk, InsightsDesk):
     """Threads, chat, approvals, handoffs, audit, feedback, history and recovery."""
 
     def __init__(self, settings: Settings, persistence: Persistence, *, model: Any = None):
@@ -46,6 +47,7 @@ class SupportDesk(PeopleDesk, ThreadDesk, ChatDesk, ApprovalDesk, HandoffDesk, A
         self.turns = TurnRunner(self.graph, self.threads, persistence.locks, settings,
                                 self._approval,
                                 checkpointer_on_session=persistence.session_checkpointer)
+        self._start_live_updates()  # events on Redis pub/sub, when configured
 
     @classmethod
     def open(cls, settings: Settings | None = None, **overrides: Any) -> SupportDesk:
@@ -70,6 +72,8 @@ class SupportDesk(PeopleDesk, ThreadDesk, ChatDesk, ApprovalDesk, HandoffDesk, A
         # worker threads still use the connections, so they are stopped first.
         self.stop_retention_sweeper()
         self.turns.close_all()
+        self.live.close()
+        self.cache.close()
         self.persistence.close()
 
     def __enter__(self) -> SupportDesk:

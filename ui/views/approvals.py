@@ -16,6 +16,7 @@ from ui.components.approvals import (
 )
 from ui.components.attachments import attachment_list, loader_for
 from ui.components.handoffs import handoff_queue
+from ui.components.live import follow_updates, live_since, poll_every
 from ui.components.text import plain
 from ui.session import desk, require_user
 
@@ -25,6 +26,8 @@ OUTCOMES_SHOWN = 3  # the newest outcomes of this session's decisions stay on th
 supervisor = require_user()
 support = desk()
 st.title("Approvals")
+# Taken before anything is read: a change made meanwhile still reruns the page.
+since = live_since(support, supervisor.tenant)
 
 
 def _outcome(kind: str, text: str) -> None:
@@ -86,7 +89,7 @@ def decide(request: PendingApproval, decision: dict) -> None:
     _outcome(*decision_outcome(request, decision, events))
 
 
-@st.fragment(run_every=REFRESH_SECONDS)
+@st.fragment(run_every=poll_every(since, REFRESH_SECONDS))
 def inbox() -> None:
     """The pending requests, longest waiting first, each with its decision controls."""
     try:
@@ -119,7 +122,7 @@ def approvals_section() -> None:
     inbox()
 
 
-@st.fragment(run_every=REFRESH_SECONDS)
+@st.fragment(run_every=poll_every(since, REFRESH_SECONDS))
 def handoffs_section() -> None:
     """Conversations where a customer asked for a person (or one handles them), refreshing."""
     st.subheader("Asking for a person")
@@ -133,3 +136,5 @@ def handoffs_section() -> None:
 
 approvals_section()
 handoffs_section()
+# A request or a decision anywhere in the tenant (any instance) reruns the page at once.
+follow_updates(support, supervisor.tenant, None, since)

@@ -24,6 +24,7 @@ from ui.components.attachments import (
     loader_for,
     uploaded_list,
 )
+from ui.components.live import follow_updates, live_since, poll_every
 from ui.components.messages import render_messages
 from ui.components.text import plain, status_label, without_links
 from ui.components.threads import pager, thread_list
@@ -39,6 +40,8 @@ state = st.session_state
 # The open thread is also in the URL, so a reload (or a shared link) reopens it.
 state.setdefault("thread_id", st.query_params.get("thread"))
 state.setdefault("thread_offset", 0)
+# Taken before anything is read: a change made meanwhile still reruns the page.
+since = live_since(support, user.tenant, state.thread_id)
 
 # --- sidebar: my threads ----------------------------------------------------------------------
 with st.sidebar:
@@ -171,7 +174,7 @@ else:
                    f"{'☆' * (5 - ratings[CONVERSATION])}. Thank you!")
 
 
-@st.fragment(run_every=POLL_SECONDS)
+@st.fragment(run_every=poll_every(since, POLL_SECONDS))
 def wait_for_supervisor(thread_id: str) -> None:
     """While a supervisor decides, check back; show the outcome without a manual reload."""
     try:
@@ -187,7 +190,7 @@ def wait_for_supervisor(thread_id: str) -> None:
                 "once they decide.", icon=":material/hourglass_top:")
 
 
-@st.fragment(run_every=POLL_SECONDS)
+@st.fragment(run_every=poll_every(since, POLL_SECONDS))
 def with_a_person(thread_id: str, seen_checkpoint: str | None) -> None:
     """While a person handles the thread, show their replies as soon as they are written."""
     try:
@@ -207,7 +210,7 @@ def with_a_person(thread_id: str, seen_checkpoint: str | None) -> None:
                 "you can keep writing meanwhile.", icon=":material/support_agent:")
 
 
-@st.fragment(run_every=POLL_SECONDS)
+@st.fragment(run_every=poll_every(since, POLL_SECONDS))
 def while_running(thread_id: str) -> None:
     """While a turn runs elsewhere (a person's reply, another tab), wait for it to end.
 
@@ -240,6 +243,10 @@ elif view is not None and view.thread.status == "interrupted":
             for _ in support.resume(user.user_id, view.thread.thread_id):
                 pass
             st.rerun()
+
+if view is not None and view.thread.thread_id == state.thread_id:
+    # A reply, a decision, a person's message from any instance reruns the page at once.
+    follow_updates(support, user.tenant, view.thread.thread_id, since)
 
 if state.thread_id:
     st.query_params["thread"] = state.thread_id

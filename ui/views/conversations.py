@@ -14,6 +14,7 @@ from agent.errors import SupportError
 from agent.views import ThreadView
 from ui.components.attachments import attachment_list, loader_for
 from ui.components.handoffs import OPENED, handoff_queue
+from ui.components.live import follow_updates, live_since, poll_every
 from ui.components.messages import render_messages
 from ui.components.text import ago, plain, status_label, without_links
 from ui.session import desk, require_user, shown_errors
@@ -25,12 +26,14 @@ PICKED = "conversation_picked"  # the thread chosen in the box (session state ke
 supervisor = require_user()
 support = desk()
 state = st.session_state
+# Taken before anything is read: a change made meanwhile still reruns the page.
+since = live_since(support, supervisor.tenant)
 st.title("Conversations")
 st.caption(f"Step in on any conversation in **{supervisor.tenant}**: what you write appears to "
            "the customer in your name, and the assistant stays quiet until you hand it back.")
 
 
-@st.fragment(run_every=POLL_SECONDS)
+@st.fragment(run_every=poll_every(since, POLL_SECONDS))
 def asking_for_a_person() -> None:
     """The handoff queue, kept current: a customer asking for a person shows up by itself."""
     try:
@@ -48,6 +51,9 @@ def asking_for_a_person() -> None:
 
 
 asking_for_a_person()
+# A customer's message, a request or a handoff anywhere in the tenant reruns the page at once
+# (placed before the page may stop: an empty tenant's page follows too).
+follow_updates(support, supervisor.tenant, None, since)
 
 try:
     queue = support.handoffs(supervisor.user_id)
@@ -106,7 +112,7 @@ def controls_shown(view: ThreadView) -> tuple:
             handoff.status if handoff else None, handoff.person_id if handoff else None)
 
 
-@st.fragment(run_every=POLL_SECONDS)
+@st.fragment(run_every=poll_every(since, POLL_SECONDS))
 def conversation(thread_id: str, controls: tuple) -> None:
     """The thread as it is now, redrawn every few seconds while open."""
     try:
