@@ -21,7 +21,7 @@ try:
 except ImportError:  # reported by the `browser` fixture, like a missing Chromium
     sync_playwright = None
 
-from servers import TIMEOUT_MS, VIEWPORT, AppServer
+from servers import TIMEOUT_MS, VIEWPORT, AppServer, BrowserPages
 from support.server_process import seeded_desk
 from support.services import missing_service
 
@@ -125,6 +125,26 @@ def new_page(make_context: Callable[[], BrowserContext]) -> Iterator[Callable[[]
     yield open_page
     for context in made:
         context.close()
+
+
+@pytest.fixture
+def pages_on(browser: Browser, request: pytest.FixtureRequest, artifacts: Path
+             ) -> Iterator[Callable[[str], Page]]:
+    """A factory of pages on a given server (a test's own), each in a fresh browser context;
+    on failure every page is screenshotted before it closes."""
+    opened: list[BrowserPages] = []
+    failed_before = request.session.testsfailed
+
+    def open_page(url: str) -> Page:
+        pages = BrowserPages(browser, url)
+        opened.append(pages)
+        return pages.open()
+
+    yield open_page
+    for pages in opened:
+        if request.session.testsfailed > failed_before:
+            pages.screenshot_all(artifacts, request.node.name)
+        pages.close()
 
 
 @pytest.fixture(scope="session")

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect
-from servers import AppServer, BrowserPages, snap_whole
+from playwright.sync_api import Locator, Page, expect
+from servers import AppServer, snap_whole
 from support.files import pdf_bytes, png_bytes
 from support.server_process import seeded_desk
 from test_browser import main, sidebar, sign_in
@@ -64,15 +64,9 @@ def shop(tmp_path_factory: pytest.TempPathFactory, artifacts: Path) -> Iterator[
 
 
 @pytest.fixture
-def shop_page(browser: Browser, shop: Shop, request: pytest.FixtureRequest,
-              artifacts: Path) -> Iterator[Callable[[], Page]]:
+def shop_page(shop: Shop, pages_on: Callable[[str], Page]) -> Callable[[], Page]:
     """A factory of pages on this module's server, each in a fresh browser context."""
-    pages = BrowserPages(browser, shop.server.url)
-    failed_before = request.session.testsfailed
-    yield pages.open
-    if request.session.testsfailed > failed_before:
-        pages.screenshot_all(artifacts, request.node.name)
-    pages.close()
+    return lambda: pages_on(shop.server.url)
 
 
 def send_with_file(page: Page, text: str, name: str, mime: str, data: bytes) -> None:

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect
+from playwright.sync_api import Locator, Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
-from servers import AppServer, BrowserPages, snap_whole
+from servers import AppServer, snap_whole
 from test_browser import assistant_bubbles, main, send, sidebar, sign_in
 
 from agent.core.handoff import HAND_BACK_NOTE
@@ -186,25 +186,6 @@ def own_app(request: pytest.FixtureRequest, tmp_path: Path, artifacts: Path) -> 
         # The server's log next to the screenshots: the first place to look after a failure.
         with contextlib.suppress(OSError):
             shutil.copyfile(server.log_path, artifacts / f"streamlit-handoff-{request.param}.log")
-
-
-@pytest.fixture
-def pages_on(browser: Browser, request: pytest.FixtureRequest, artifacts: Path
-             ) -> Iterator[Callable[[str], Page]]:
-    """A factory of pages on a given server, each in a fresh browser context."""
-    opened: list[BrowserPages] = []
-    failed_before = request.session.testsfailed
-
-    def open_page(url: str) -> Page:
-        pages = BrowserPages(browser, url)
-        opened.append(pages)
-        return pages.open()
-
-    yield open_page
-    for pages in opened:
-        if request.session.testsfailed > failed_before:
-            pages.screenshot_all(artifacts, request.node.name)
-        pages.close()
 
 
 # --- tests ------------------------------------------------------------------------------------

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
-from servers import AppServer, BrowserPages, snap_whole
+from playwright.sync_api import Page, expect
+from servers import AppServer, snap_whole
 from support.redis_server import ThrowawayRedis
 from test_browser import ALICE, SAM, assistant_bubbles, main, send, sidebar, sign_in
 
@@ -70,25 +70,6 @@ def two_instances(postgres_url: str, throwaway_redis: ThrowawayRedis, tmp_path: 
             with contextlib.suppress(OSError):
                 shutil.copyfile(server.log_path, artifacts / f"streamlit-live-{number}.log")
         desk.close()
-
-
-@pytest.fixture
-def pages_on(browser: Browser, request: pytest.FixtureRequest, artifacts: Path
-             ) -> Iterator[Callable[[str], Page]]:
-    """A factory of pages on a given server, each in a fresh browser context."""
-    opened: list[BrowserPages] = []
-    failed_before = request.session.testsfailed
-
-    def open_page(url: str) -> Page:
-        pages = BrowserPages(browser, url)
-        opened.append(pages)
-        return pages.open()
-
-    yield open_page
-    for pages in opened:
-        if request.session.testsfailed > failed_before:
-            pages.screenshot_all(artifacts, request.node.name)
-        pages.close()
 
 
 def errors_shown(page: Page) -> int:
