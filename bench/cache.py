@@ -10,8 +10,10 @@ median of `runs`:
                   one or two Redis GETs and an unpickle
     cache fill    a miss: an event invalidates the entry, then the read fills it again
 
-`speedup` is uncached / cache hit; the cache is worth keeping only at 2x or more on both
-reads (issue 12). `support-agent bench` runs it when PostgreSQL and Redis are both reachable;
+`speedup` is uncached / cache hit; a read is cached only at 2x or more (issue 12): the head
+view is; the thread list (about 1 ms uncached since pages count from counters) is measured
+through a cache of its own here, to show what caching it would give. `support-agent bench`
+runs it when PostgreSQL and Redis are both reachable;
 alone: `.venv/bin/python -m bench.cache [--runs 30]`.
 """
 
@@ -72,10 +74,24 @@ def hot_cache(admin_url: str, redis_url: str, runs: int, *, threads: int = THREA
         def changed() -> None:  # what every event on the thread does to the cache
             cached._announce(record, "reply", None)
 
+        # Thread lists are not cached by the app (they measured under 2x): what caching them
+        # would cost and give is measured the way the app cached them before, here alone.
+        list_key = cached.cache.key("bench-threads", "alice")
+        generation_key = cached.cache.key("bench-threads-generation", "alice")
+
+        def cached_list() -> Any:
+            cached.user("alice")  # the access check a cached read still makes
+            cached.cache.get(generation_key)
+            page = cached.cache.get(list_key)
+            if page is None:
+                page = plain.list_threads("alice", limit=15)
+                cached.cache.put(list_key, page)
+            return page
+
         rows = [
             {"read": "thread list (page of 15)", **_timed_reads(
-                lambda: plain.list_threads("alice", limit=15),
-                lambda: cached.list_threads("alice", limit=15), changed, runs)},
+                lambda: plain.list_threads("alice", limit=15), cached_list,
+                lambda: cached.cache.forget(list_key), runs)},
             {"read": f"head view ({turns} turns)", **_timed_reads(
                 lambda: plain.view_thread("alice", long_thread),
                 lambda: cached.view_thread("alice", long_thread), changed, runs)},
@@ -83,9 +99,11 @@ def hot_cache(admin_url: str, redis_url: str, runs: int, *, threads: int = THREA
         # The cache must serve what the database says.
         assert cached.view_thread("alice", long_thread) == plain.view_thread("alice", long_thread)
         assert cached.list_threads("alice", limit=15) == plain.list_threads("alice", limit=15)
-    keep = all(row["speedup"] >= KEEP_AT_SPEEDUP for row in rows)
+    for row in rows:
+        row["keep"] = row["speedup"] >= KEEP_AT_SPEEDUP
     return {"threads": threads, "turns": turns, "runs": runs, "rows": rows,
-            "keep_at_speedup": KEEP_AT_SPEEDUP, "keep": keep}
+            "keep_at_speedup": KEEP_AT_SPEEDUP,
+            "keep": [row["read"] for row in rows if row["keep"]]}
 
 
 def _drop_keys(redis_url: str, prefix: str) -> None:
@@ -122,8 +140,9 @@ def markdown(result: dict[str, Any]) -> str:
     for row in result["rows"]:
         lines.append(f"| {row['read']} | {row['uncached_ms']:.2f} | {row['hit_ms']:.2f} | "
                      f"{row['fill_ms']:.2f} | {row['speedup']:.1f}x |")
-    verdict = "kept" if result["keep"] else "not kept"
-    lines += ["", f"Threshold: {result['keep_at_speedup']:.0f}x on both reads: {verdict}.", ""]
+    kept = ", ".join(result["keep"]) or "nothing"
+    lines += ["", f"Kept where a hit is at least {result['keep_at_speedup']:.0f}x faster: "
+              f"{kept}.", ""]
     return "\n".join(lines)
 
 
