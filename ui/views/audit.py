@@ -7,7 +7,7 @@ plain text: in dataframe cells, or escaped with `plain()` where a selected row i
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 
 import pandas as pd
 import streamlit as st
@@ -17,7 +17,6 @@ from agent.audit_words import (
     COLUMNS,
     FAILED,
     action_words,
-    day_range,
     reason_label,
     row_words,
 )
@@ -26,9 +25,9 @@ from agent.domain.shop import User
 from agent.errors import SupportError
 from agent.views import AuditView, FeedbackView
 from ui.components.text import plain
+from ui.components.time_range import utc_day_range
 from ui.session import desk, require_user
 
-DEFAULT_DAYS = 30
 ROW_LIMIT = 1000  # the newest rows the table (and its CSV) holds; narrower filters see older
 ALL = ""  # the customer filter's "All"
 FAILED_ROW = "background-color: #fde8e8; color: #9b1c1c"
@@ -51,19 +50,10 @@ def filters(customers: dict[str, str]) -> dict | None:
                              format_func=lambda c: customers.get(c, c) if c else "All")
     actions = what.multiselect("Action", list(ACTION_WORDS), key="audit_actions",
                                format_func=action_words, placeholder="All actions")
-    today = datetime.now(UTC).date()
-    picked = span.date_input("Time range (UTC days)", key="audit_days",
-                             value=(today - timedelta(days=DEFAULT_DAYS), today),
-                             format="YYYY-MM-DD")
-    days = tuple(picked) if isinstance(picked, list | tuple) else (picked,)
-    if len(days) != 2 or not all(isinstance(d, date) for d in days):
-        st.info("Pick the last day of the time range too.", icon=":material/date_range:")
+    days = utc_day_range(span, "audit_days")
+    if days is None:
         return None
-    try:
-        since, until = day_range(*days)
-    except SupportError as exc:  # an end before the start: said where the dates are
-        st.error(str(exc), icon=":material/error:")
-        return None
+    since, until = days
     return {"customer_id": customer or None, "actions": tuple(actions), "since": since,
             "until": until, "limit": ROW_LIMIT}
 

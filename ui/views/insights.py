@@ -8,36 +8,20 @@ dearest threads open in History (`?thread=`).
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
-
 import pandas as pd
 import streamlit as st
 
 from agent.analytics.words import dollars, seconds
-from agent.audit_words import day_range
 from agent.errors import SupportError
+from ui.components.time_range import utc_day_range
 from ui.session import desk, require_user
 
-DEFAULT_DAYS = 30
 TOP_THREADS = 20
 HISTORY_PAGE = "views/history.py"
 
 supervisor = require_user()
 support = desk()
 st.title("Insights")
-
-
-def time_range() -> tuple[float, float] | None:
-    """The chosen UTC days as [since, until) epoch seconds, or None while half picked."""
-    today = datetime.now(UTC).date()
-    picked = st.date_input("Time range (UTC days)", key="insights_days",
-                           value=(today - timedelta(days=DEFAULT_DAYS), today),
-                           format="YYYY-MM-DD")
-    days = tuple(picked) if isinstance(picked, list | tuple) else (picked,)
-    if len(days) != 2 or not all(isinstance(d, date) for d in days):
-        st.info("Pick the last day of the time range too.", icon=":material/date_range:")
-        return None
-    return day_range(days[0], days[1])
 
 
 def headline(report) -> None:
@@ -166,7 +150,7 @@ def money_and_feedback(report) -> None:
                                    name="conversations"), height=180)
 
 
-span = time_range()
+span = utc_day_range(st, "insights_days")
 if span is None:
     st.stop()
 try:
