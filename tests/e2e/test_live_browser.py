@@ -83,6 +83,13 @@ def inbox_card(page: Page, thread_id: str):
             .filter(has=page.get_by_role("button", name="Approve", exact=True)).last)
 
 
+def start_new_conversation(page: Page) -> None:
+    """Click "New conversation" and wait until the page shows it (a message typed before the
+    rerun lands would go to the open thread)."""
+    sidebar(page).get_by_role("button", name="New conversation").click()
+    expect(main(page).get_by_role("heading", name="New conversation")).to_be_visible()
+
+
 def request_and_approve(alice: Page, sam: Page, desk: SupportDesk, request: str, outcome: str,
                         deadline_ms: int) -> str:
     """Alice asks; the request appears on Sam's open page; he approves; Alice sees the outcome.
@@ -115,7 +122,7 @@ def test_two_instances_update_each_other_live_and_by_polling_without_redis(
     sign_in(alice, ALICE)
     sign_in(sam, SAM)
     expect(main(sam).get_by_text("Nothing is waiting for approval.")).to_be_visible()
-    sidebar(alice).get_by_role("button", name="New conversation").click()
+    start_new_conversation(alice)
     for page in (alice, sam):
         page.evaluate("window.__noReloadMarker = 'still here'")
 
@@ -125,7 +132,7 @@ def test_two_instances_update_each_other_live_and_by_polling_without_redis(
     assert errors_shown(alice) == errors_shown(sam) == 0
 
     throwaway_redis.stop()  # killed: the pages must carry on by polling, and say nothing
-    sidebar(alice).get_by_role("button", name="New conversation").click()
+    start_new_conversation(alice)
     request_and_approve(alice, sam, desk, CANCEL_REQUEST, CANCELLED, POLLED_MS)
     snap_whole(sam, artifacts, "live-supervisor-without-redis")
     snap_whole(alice, artifacts, "live-customer-without-redis")
