@@ -117,6 +117,13 @@ def implied_status(snapshot: StateSnapshot) -> ThreadStatus:
     return "active"
 
 
+def flush_kept_writes(graph: CompiledStateGraph) -> None:
+    """Send the task writes a saver keeps for its next checkpoint (see TurnSessionSaver)."""
+    flush = getattr(graph.checkpointer, "flush", None)
+    if callable(flush):
+        flush()
+
+
 def guarded(read: Callable[[], T]) -> T:
     """Run a read, turning a database failure into a user-facing Unavailable."""
     try:
@@ -390,8 +397,14 @@ class TurnRunner:
                             # the lock was lost or the head moved meanwhile, stop before it is.
                             fence.check()
                         yield from self._events(record, mode, data)
-                finally:
-                    stream.close()  # stops LangGraph's workers before anything else closes
+                except BaseException:
+                    stream.close()
+                    # Finished tasks' writes a saver kept for a checkpoint that will not come.
+                    with contextlib.suppress(Exception):
+                        flush_kept_writes(graph)
+                    raise
+                stream.close()  # stops LangGraph's workers before anything else closes
+                flush_kept_writes(graph)
             snapshot = self.state(record.thread_id, graph=graph)
             if snapshot.interrupts:
                 self.crash.reached("awaiting_approval")

@@ -188,3 +188,28 @@ def test_connections_killed_by_the_server_are_replaced_at_borrow(pg_desk: Suppor
     for _ in range(3):
         assert pg_desk.list_threads("alice").total >= 1
         assert collect(pg_desk.send_message("alice", "hello", thread_id=thread_id)).reply
+
+
+def test_a_steps_task_writes_commit_with_its_checkpoint(pg_desk: SupportDesk,
+                                                        postgres_url: str) -> None:
+    """A turn's ordinary task writes go in the transaction of a checkpoint (PostgreSQL's own
+    xmin says which), not one each: at most a run's last few, sent when it ends, have their
+    own. Interrupts and resume values are written at once, and an approval still works."""
+    thread_id = talk(pg_desk, 8)
+    pg_desk.ask("alice", "I want a refund for ORD-1001, it arrived broken", thread_id=thread_id)
+    [pending] = pg_desk.pending_approvals("sam")
+    collect(pg_desk.decide_approval("sam", thread_id, {"action": "approve"},
+                                    interrupt_id=pending.interrupt_id))
+    assert pg_desk.view_thread("alice", thread_id).thread.status == "active"
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        checkpoint_xids = {row[0] for row in conn.execute(
+            "SELECT xmin::text FROM checkpoints WHERE thread_id = %s", (thread_id,))}
+        writes = conn.execute(
+            "SELECT xmin::text, channel FROM checkpoint_writes WHERE thread_id = %s",
+            (thread_id,)).fetchall()
+    ordinary = [xid for xid, channel in writes if not channel.startswith("__")]
+    alone = {xid for xid in ordinary if xid not in checkpoint_xids}
+    assert len(ordinary) > 40
+    assert len(alone) <= 10  # 10 runs at most end with writes their last checkpoint missed
+    assert any(channel == "__interrupt__" for _, channel in writes)
+    assert len(pg_desk.history("alice", thread_id, limit=200)) > 40

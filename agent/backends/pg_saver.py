@@ -13,7 +13,16 @@ read query differs; writes, schema, migrations and every other behaviour are Lan
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import WRITES_IDX_MAP, CheckpointTuple
 from langgraph.checkpoint.postgres import PostgresSaver
+from psycopg import Cursor
+from psycopg.rows import DictRow
 
 # The columns and shapes of LangGraph's SELECT_SQL; only the blobs subquery is keyed.
 KEYED_SELECT_SQL = """
@@ -52,3 +61,68 @@ class KeyedPostgresSaver(PostgresSaver):
     """PostgresSaver whose reads look a checkpoint's blobs up by key (see the module)."""
 
     SELECT_SQL = KEYED_SELECT_SQL
+
+
+class TurnSessionSaver(KeyedPostgresSaver):
+    """The saver of one turn, on the connection whose session holds the thread's lock.
+
+    Two round trips a step are folded into one, without giving up `durability="sync"`:
+
+    - A task's ordinary writes are sent with the next checkpoint, in its transaction, instead
+      of in one of their own. LangGraph writes a step's checkpoint only after all its tasks
+      are done, so nothing that checkpoint needs is ever missing from it; a crash before it
+      loses what a crash inside the task would (the task runs again on resume, and side
+      effects are made once by their own keys). Interrupts, errors and resume values (the
+      special channels) are written at once, as LangGraph does.
+    - The head read that plans a turn is handed once more to LangGraph's own read at the
+      start of the run, if nothing was written in between: the lock keeps other writers out.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._unsent: list[tuple[str, list[tuple[Any, ...]]]] = []
+        self._unsent_lock = threading.Lock()
+        self._last_read: tuple[tuple[str, str, str | None], CheckpointTuple | None] | None = None
+
+    def put_writes(self, config: RunnableConfig, writes: Sequence[tuple[str, Any]],
+                   task_id: str, task_path: str = "") -> None:
+        """Keep a task's ordinary writes for the next checkpoint's transaction."""
+        self._last_read = None
+        if any(channel in WRITES_IDX_MAP for channel, _ in writes):
+            super().put_writes(config, writes, task_id, task_path)
+            return
+        configurable = config["configurable"]
+        rows = self._dump_writes(configurable["thread_id"], configurable["checkpoint_ns"],
+                                 configurable["checkpoint_id"], task_id, task_path, writes)
+        with self._unsent_lock:
+            self._unsent.append((self.INSERT_CHECKPOINT_WRITES_SQL, rows))
+
+    def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        """LangGraph's read, answered once more from the last one if nothing was written."""
+        configurable = config["configurable"]
+        key = (configurable["thread_id"], configurable.get("checkpoint_ns", ""),
+               configurable.get("checkpoint_id"))
+        last, self._last_read = self._last_read, None
+        if last is not None and last[0] == key:
+            return last[1]
+        found = super().get_tuple(config)
+        self._last_read = (key, found)
+        return found
+
+    def flush(self) -> None:
+        """Send the writes kept for a checkpoint that will not come (the run has ended)."""
+        if self._unsent:
+            with self._cursor(pipeline=True):
+                pass
+
+    @contextlib.contextmanager
+    def _cursor(self, *, pipeline: bool = False) -> Iterator[Cursor[DictRow]]:
+        # Every statement after kept writes goes in one pipeline with them: one transaction.
+        with super()._cursor(pipeline=pipeline or bool(self._unsent)) as cur:
+            if pipeline:
+                self._last_read = None
+            with self._unsent_lock:
+                unsent, self._unsent = self._unsent, []
+            for query, rows in unsent:
+                cur.executemany(query, rows)
+            yield cur

@@ -10,7 +10,7 @@ from langgraph.store.postgres import PostgresStore
 from agent.backends.base import Backend, backend_kind, first_start, redis_locks
 from agent.backends.blobs import open_blob_store
 from agent.backends.pg_pool import connection_pool
-from agent.backends.pg_saver import KeyedPostgresSaver
+from agent.backends.pg_saver import KeyedPostgresSaver, TurnSessionSaver
 from agent.errors import Unavailable
 from agent.persistence.db import PostgresDatabase
 from agent.persistence.encryption import sealed_store
@@ -59,12 +59,13 @@ def open_postgres(settings: Settings) -> Backend:
         on_session = None
         if isinstance(locks, PostgresThreadLocks):
             serde = checkpointer.serde
+            session_saver_class = postgres_saver_class(TurnSessionSaver, settings)
 
             def on_session(conn: psycopg.Connection) -> KeyedPostgresSaver:
                 # A turn's checkpoints go through the connection holding its advisory lock:
                 # a lost session fails the write instead of a check before every step, and
                 # the turn borrows nothing from the pool.
-                return saver_class(conn, serde=serde)
+                return session_saver_class(conn, serde=serde)
 
         blobs = open_blob_store(settings, db)
         stack.callback(blobs.close)
