@@ -108,13 +108,52 @@ def has_pending_work(head: StateSnapshot) -> bool:
 
 def implied_status(snapshot: StateSnapshot) -> ThreadStatus:
     """The registry status a thread's head checkpoint implies."""
-    if snapshot.interrupts:
+    return status_from(bool(snapshot.interrupts), has_pending_work(snapshot),
+                       snapshot.values or {})
+
+
+def status_from(interrupted: bool, pending_work: bool, values: dict[str, Any]) -> ThreadStatus:
+    """The registry status of a head that waits on interrupts, has work left, or neither."""
+    if interrupted:
         return "awaiting_approval"
-    if has_pending_work(snapshot):
+    if pending_work:
         return "interrupted"
-    if (snapshot.values or {}).get("handoff"):
+    if values.get("handoff"):
         return "handoff"
     return "active"
+
+
+class RunOutcome:
+    """Where a run left the thread, from what it streamed: no read of the head afterwards.
+
+    The last "checkpoints" event is the head (its values, and the tasks still to run), and an
+    `__interrupt__` update means the run stopped for a supervisor.
+    """
+
+    def __init__(self) -> None:
+        self.head: dict[str, Any] | None = None
+        self.interrupted = False
+
+    def starting(self) -> None:
+        """A new run of the plan starts: only its own interrupts count."""
+        self.interrupted = False
+
+    def saw(self, mode: str, data: Any) -> None:
+        """Note a streamed event."""
+        if mode == "checkpoints":
+            self.head = data
+        elif mode == "updates" and isinstance(data, dict) and "__interrupt__" in data:
+            self.interrupted = True
+
+    def result(self) -> tuple[ThreadStatus, str, str | None] | None:
+        """(status, the reply, the head checkpoint id), or None if no checkpoint was seen."""
+        if self.head is None:
+            return None
+        values = self.head.get("values") or {}
+        status = status_from(self.interrupted, bool(self.head.get("tasks")), values)
+        messages = values.get("messages") or []
+        reply = messages[-1].text if messages and isinstance(messages[-1], AIMessage) else ""
+        return status, reply, self.head["config"]["configurable"].get("checkpoint_id")
 
 
 def flush_kept_writes(graph: CompiledStateGraph) -> None:
@@ -197,7 +236,7 @@ class Fence:
     def still_held(self) -> bool:
         """True unless the lock is known to be lost (then the registry belongs to others)."""
         if self.fenced_by_session:
-            # The turn's last read went through the lock's session just now: it was alive.
+            # The turn's writes go through the lock's session: the last one found it alive.
             return not self.lost
         return not self.lost and self.lease.held()
 
@@ -267,11 +306,14 @@ class TurnRunner:
 
     def __init__(self, graph: CompiledStateGraph, registry: ThreadRegistry, locks: ThreadLocks,
                  settings: Settings, describe_approval: DescribeApproval, *,
-                 checkpointer_on_session: Callable[[Any], Any] | None = None):
+                 checkpointer_on_session: Callable[[Any], Any] | None = None,
+                 database_on_session: Callable[[Any], Any] | None = None):
         self.graph = graph
         # Given a lock's database session, the saver writing through it (PostgreSQL advisory
         # locks); None when locks and checkpoints live apart (files, Redis, memory).
         self.checkpointer_on_session = checkpointer_on_session
+        # Likewise the app database over it: a turn's last status write rides with the unlock.
+        self.database_on_session = database_on_session
         self.registry = registry
         self.locks = locks
         self.settings = settings
@@ -309,8 +351,7 @@ class TurnRunner:
         try:
             graph = self.graph_for(lease)
             plan = prepare(self.state(record.thread_id, graph=graph))
-            self.registry.set_status(record.thread_id, "running")
-            self.announce(record, "running", None)
+            self._mark_running(record, graph, lease)
             # The head after `prepare` (a fork writes its branch point there) fences the run.
             fence = Fence(lease, lambda: self.head_id(record.thread_id),
                           sends_input=any(run.input is not None for run in plan),
@@ -319,14 +360,31 @@ class TurnRunner:
             lock.close()
             raise
         stream: TurnStream
+        told_after_release: list[tuple[ThreadRecord, str, str | None]] = []
 
         def release() -> None:
             self._open.discard(stream)
             lock.close()
+            for news in told_after_release:  # a status written with the unlock is out now
+                self.announce(*news)
 
-        stream = TurnStream(self._run(graph, record, plan, fence, discard_if_empty), release)
+        stream = TurnStream(self._run(graph, record, plan, fence, discard_if_empty,
+                                      told_after_release), release)
         self._open.add(stream)
         return stream
+
+    def _mark_running(self, record: ThreadRecord, graph: CompiledStateGraph,
+                      lease: Lease) -> None:
+        """Record that a turn runs (for `reconcile`, should its process die)."""
+        send_along = getattr(graph.checkpointer, "send_with_next_write", None)
+        if graph is self.graph or self.database_on_session is None or send_along is None:
+            self.registry.set_status(record.thread_id, "running")
+        else:
+            # On the lock's session, in the transaction of the run's first checkpoint: a
+            # process dying before that wrote nothing, so there is nothing to reconcile.
+            registry = self.registry.on(self.database_on_session(lease.session))
+            send_along(lambda _cursor: registry.set_status(record.thread_id, "running"))
+        self.announce(record, "running", None)
 
     @contextlib.contextmanager
     def holding(self, record: ThreadRecord) -> Iterator[ThreadRecord]:
@@ -359,9 +417,21 @@ class TurnRunner:
                       kind: str | None = None) -> ThreadStatus:
         """Store (and return) the status the thread's head checkpoint implies."""
         status = implied_status(snapshot)
-        self.registry.set_status(record.thread_id, status)
-        self.announce(record, kind or status, checkpoint_id_of(snapshot))
+        self._store_status(record, status, checkpoint_id_of(snapshot), kind=kind)
         return status
+
+    def _store_status(self, record: ThreadRecord, status: ThreadStatus,
+                      checkpoint_id: str | None, *, kind: str | None = None) -> None:
+        self.registry.set_status(record.thread_id, status)
+        self.announce(record, kind or status, checkpoint_id)
+
+    def _read_outcome(self, thread_id: str,
+                      graph: CompiledStateGraph) -> tuple[ThreadStatus, str, str | None]:
+        """The outcome read from the head (a plan whose runs wrote no checkpoint)."""
+        snapshot = self.state(thread_id, graph=graph)
+        messages = (snapshot.values or {}).get("messages", [])
+        reply = messages[-1].text if messages and isinstance(messages[-1], AIMessage) else ""
+        return implied_status(snapshot), reply, checkpoint_id_of(snapshot)
 
     def head_id(self, thread_id: str) -> str | None:
         """The id of the thread's newest checkpoint (None for a thread without one)."""
@@ -375,11 +445,15 @@ class TurnRunner:
             stream.close()
 
     def _run(self, graph: CompiledStateGraph, record: ThreadRecord, plan: Plan, fence: Fence,
-             discard_if_empty: bool) -> Generator[ChatEvent, None, None]:
+             discard_if_empty: bool,
+             told_after_release: list[tuple[ThreadRecord, str, str | None]],
+             ) -> Generator[ChatEvent, None, None]:
         context = SupportContext(user_id=record.user_id, tenant=record.tenant)
         finished = False
+        outcome = RunOutcome()
         try:
             for run in plan:
+                outcome.starting()
                 graph_input, config = run.input, run.config
                 fence.check()  # starting a run writes at once (its input checkpoint)
                 stream = graph.stream(graph_input, config or thread_config(record.thread_id),
@@ -388,6 +462,7 @@ class TurnRunner:
                                            durability="sync")
                 try:
                     for mode, data in stream:
+                        outcome.saw(mode, data)
                         if mode == "checkpoints":
                             fence.saw(data["config"]["configurable"].get("checkpoint_id"),
                                       carries_input=graph_input is not None)
@@ -405,18 +480,23 @@ class TurnRunner:
                     raise
                 stream.close()  # stops LangGraph's workers before anything else closes
                 flush_kept_writes(graph)
-            snapshot = self.state(record.thread_id, graph=graph)
-            if snapshot.interrupts:
+            ended = outcome.result() or self._read_outcome(record.thread_id, graph)
+            status, reply, head_id = ended
+            if status == "awaiting_approval":
                 self.crash.reached("awaiting_approval")
             # Lost after the last write: the turn is done, but the status is the new holder's.
-            decided = any(isinstance(run.input, Command) for run in plan)
-            status = (self.record_status(record, snapshot,
-                                         kind="approval_decided" if decided else None)
-                      if fence.still_held() else implied_status(snapshot))
-            messages = (snapshot.values or {}).get("messages", [])
-            reply = messages[-1].text if messages and isinstance(messages[-1], AIMessage) else ""
+            if fence.still_held():
+                decided = any(isinstance(run.input, Command) for run in plan)
+                kind = "approval_decided" if decided else None
+                if fence.fenced_by_session and self.database_on_session is not None:
+                    registry = self.registry.on(self.database_on_session(fence.lease.session))
+                    fence.lease.release_with(
+                        lambda _session: registry.set_status(record.thread_id, status))
+                    told_after_release.append((record, kind or status, head_id))
+                else:
+                    self._store_status(record, status, head_id, kind=kind)
             finished = True
-            yield TurnEndedEvent(record.thread_id, status, reply, checkpoint_id_of(snapshot))
+            yield TurnEndedEvent(record.thread_id, status, reply, head_id)
         except Exception as exc:
             finished = True
             if fence.lost:

@@ -36,6 +36,9 @@ class Backend:
     # For kinds whose thread locks live in a database session: the same saver over that
     # session's connection, so a turn's checkpoints are written only while its lock is held.
     session_checkpointer: Callable[[Any], BaseCheckpointSaver] | None = None
+    # The app database over such a session, for a turn's last registry write (it rides with
+    # the lock's release).
+    session_database: Callable[[Any], Database] | None = None
     # Where attachment bytes live (agent/backends/blobs.py); checkpoints hold references.
     blobs: BlobStore | None = None
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -74,13 +74,15 @@ class TurnSessionSaver(KeyedPostgresSaver):
       loses what a crash inside the task would (the task runs again on resume, and side
       effects are made once by their own keys). Interrupts, errors and resume values (the
       special channels) are written at once, as LangGraph does.
+    - The turn's own statements (its thread marked running) can ride along too
+      (`send_with_next_write`).
     - The head read that plans a turn is handed once more to LangGraph's own read at the
       start of the run, if nothing was written in between: the lock keeps other writers out.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._unsent: list[tuple[str, list[tuple[Any, ...]]]] = []
+        self._unsent: list[Callable[[Cursor[DictRow]], object]] = []
         self._unsent_lock = threading.Lock()
         self._last_read: tuple[tuple[str, str, str | None], CheckpointTuple | None] | None = None
 
@@ -94,8 +96,13 @@ class TurnSessionSaver(KeyedPostgresSaver):
         configurable = config["configurable"]
         rows = self._dump_writes(configurable["thread_id"], configurable["checkpoint_ns"],
                                  configurable["checkpoint_id"], task_id, task_path, writes)
+        self.send_with_next_write(
+            lambda cur: cur.executemany(self.INSERT_CHECKPOINT_WRITES_SQL, rows))
+
+    def send_with_next_write(self, statement: Callable[[Cursor[DictRow]], object]) -> None:
+        """Run `statement` in the transaction of this saver's next write (or `flush`)."""
         with self._unsent_lock:
-            self._unsent.append((self.INSERT_CHECKPOINT_WRITES_SQL, rows))
+            self._unsent.append(statement)
 
     def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         """LangGraph's read, answered once more from the last one if nothing was written."""
@@ -123,6 +130,6 @@ class TurnSessionSaver(KeyedPostgresSaver):
                 self._last_read = None
             with self._unsent_lock:
                 unsent, self._unsent = self._unsent, []
-            for query, rows in unsent:
-                cur.executemany(query, rows)
+            for statement in unsent:
+                statement(cur)
             yield cur

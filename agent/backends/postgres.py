@@ -12,7 +12,7 @@ from agent.backends.blobs import open_blob_store
 from agent.backends.pg_pool import connection_pool
 from agent.backends.pg_saver import KeyedPostgresSaver, TurnSessionSaver
 from agent.errors import Unavailable
-from agent.persistence.db import PostgresDatabase
+from agent.persistence.db import PostgresDatabase, PostgresSessionDatabase
 from agent.persistence.encryption import sealed_store
 from agent.persistence.locks import PostgresThreadLocks, ThreadLocks
 from agent.persistence.migrations import MIGRATION_LOCK_KEY, migrate
@@ -70,7 +70,8 @@ def open_postgres(settings: Settings) -> Backend:
         blobs = open_blob_store(settings, db)
         stack.callback(blobs.close)
         return Backend("postgres", checkpointer, store, db, locks, stack.pop_all(),
-                       session_checkpointer=on_session, blobs=blobs)
+                       session_checkpointer=on_session, blobs=blobs,
+                       session_database=PostgresSessionDatabase if on_session else None)
 
 
 def _advisory_locks(settings: Settings, stack: ExitStack) -> ThreadLocks:

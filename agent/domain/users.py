@@ -46,7 +46,8 @@ class User:
         return self.role == "supervisor"
 
 
-def _user(row: Row) -> User:
+def user_from_row(row: Row) -> User:
+    """A `support_users` row (its columns, by name) as a User."""
     return User(row["user_id"], row["tenant"], row["display_name"], row["email"], row["role"],
                 disabled=row["disabled_at"] is not None)
 
@@ -113,19 +114,19 @@ class UserDirectory:
         """The user with this (stored, lower-case) id, or None."""
         row = self.db.fetch_one(f"SELECT {_COLUMNS} FROM support_users WHERE user_id = ?",
                                 (user_id,))
-        return _user(row) if row else None
+        return user_from_row(row) if row else None
 
     def by_email(self, email: str) -> User | None:
         """The user with this e-mail address, whatever its case, or None."""
         row = self.db.fetch_one(f"SELECT {_COLUMNS} FROM support_users"
                                 " WHERE lower(email) = lower(?)", (email.strip(),))
-        return _user(row) if row else None
+        return user_from_row(row) if row else None
 
     def all(self) -> list[User]:
         """Every user, disabled ones included, by tenant then role then id."""
         rows = self.db.fetch_all(f"SELECT {_COLUMNS} FROM support_users"
                                  " ORDER BY tenant, role, user_id")
-        return [_user(row) for row in rows]
+        return [user_from_row(row) for row in rows]
 
     def add(self, user_id: str, *, display_name: str, email: str, role: str,
             tenant: str) -> User:
@@ -189,7 +190,7 @@ class UserDirectory:
             "SELECT u.user_id, u.tenant, u.display_name, u.email, u.role, u.disabled_at"
             " FROM support_api_tokens t JOIN support_users u ON u.user_id = t.user_id"
             " WHERE t.token_hash = ?", (token_hash(token),))
-        return _user(row) if row else None
+        return user_from_row(row) if row else None
 
     def revoke_tokens(self, user_id: str) -> int:
         """Revoke every API token of this user; how many there were."""

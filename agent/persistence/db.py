@@ -165,6 +165,36 @@ class PostgresDatabase:
         """The pool is owned and closed by the Persistence bundle."""
 
 
+class PostgresSessionDatabase:
+    """Statements on one given connection: a turn's lock session, so they can share its
+    transactions (see `PostgresThreadLocks._release_saying`)."""
+
+    dialect: Dialect = "postgres"
+
+    def __init__(self, conn: psycopg.Connection):
+        self._conn = conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        with _pg_errors(), self._conn.transaction():
+            yield _PostgresSession(self._conn)
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        with _pg_errors():
+            return _PostgresSession(self._conn).execute(sql, params)
+
+    def fetch_all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        with _pg_errors():
+            return _PostgresSession(self._conn).fetch_all(sql, params)
+
+    def fetch_one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        with _pg_errors():
+            return _PostgresSession(self._conn).fetch_one(sql, params)
+
+    def close(self) -> None:
+        """The connection belongs to the lock that lent it."""
+
+
 @contextmanager
 def _pg_errors() -> Iterator[None]:
     """Turn lost connections into a retryable, user-facing error."""

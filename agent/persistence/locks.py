@@ -54,6 +54,17 @@ class Lease:
         self.can_be_lost = can_be_lost
         self._still_held = still_held
         self._taken_by_other = taken_by_other
+        self.last_words: Callable[[object], None] | None = None
+
+    def release_with(self, statement: Callable[[object], None]) -> None:
+        """Have `statement(session)` sent in the transaction that gives the lock back.
+
+        For session locks only: a turn's last registry write costs no transaction of its own.
+        """
+        if self.session is None:
+            raise ValueError(f"a {type(self).__name__} without a session has nothing to send "
+                             "with its release")
+        self.last_words = statement
 
     def held(self) -> bool:
         """True while the lock is still this holder's."""
@@ -89,13 +100,17 @@ class ThreadLocks(ABC):
                 raise busy(thread_id, time.monotonic() - started)
             time.sleep(POLL_SECONDS)
             token = self._try_acquire(thread_id)
+        lease = Lease(thread_id, lambda: self._still_held(thread_id, token),
+                      can_be_lost=self.can_be_lost,
+                      taken_by_other=lambda: self._held_by_other(thread_id, token),
+                      session=self._session(token))
         try:
-            yield Lease(thread_id, lambda: self._still_held(thread_id, token),
-                        can_be_lost=self.can_be_lost,
-                        taken_by_other=lambda: self._held_by_other(thread_id, token),
-                        session=self._session(token))
+            yield lease
         finally:
-            self._release(thread_id, token)
+            if lease.last_words is None:
+                self._release(thread_id, token)
+            else:
+                self._release_saying(thread_id, token, lease.last_words)
 
     def _still_held(self, thread_id: str, token: object) -> bool:
         """True unless the lock can be lost while held (the kinds that can override this)."""
@@ -116,6 +131,11 @@ class ThreadLocks(ABC):
     @abstractmethod
     def _release(self, thread_id: str, token: object) -> None:
         """Give the lock back (never fails the caller)."""
+
+    def _release_saying(self, thread_id: str, token: object,
+                        statement: Callable[[object], None]) -> None:
+        """Give the lock back with a statement in the same transaction (session kinds)."""
+        raise NotImplementedError(f"{self.kind} locks have no session to send statements on")
 
     def close(self) -> None:  # noqa: B027 - an optional hook; most kinds hold nothing
         """Release resources (connections, renewal threads)."""
@@ -227,6 +247,21 @@ class PostgresThreadLocks(ThreadLocks):
                           (self._NAMESPACE + thread_id,))
         except Exception:
             token.close()  # the lock died with the session (e.g. a server restart)
+        finally:
+            self.pool.putconn(token)
+
+    def _release_saying(self, thread_id: str, token: object,
+                        statement: Callable[[object], None]) -> None:
+        # One pipeline, so one transaction: the statement and the unlock. If either fails the
+        # connection is closed, which frees the lock; a status not written is mended by
+        # `reconcile`, as after a crash.
+        try:
+            with token.pipeline():
+                statement(token)
+                token.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))",
+                              (self._NAMESPACE + thread_id,))
+        except Exception:
+            token.close()
         finally:
             self.pool.putconn(token)
 

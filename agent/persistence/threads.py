@@ -58,6 +58,10 @@ class ThreadRegistry:
         self.db = db
         self.cipher = cipher or TextCipher(None)
 
+    def on(self, db: Database) -> ThreadRegistry:
+        """The same registry, its statements sent through `db` instead."""
+        return ThreadRegistry(db, self.cipher)
+
     def create(self, tenant: str, user_id: str, title: str) -> ThreadRecord:
         """Register a new thread owned by `user_id`."""
         now = time.time()
@@ -75,6 +79,19 @@ class ThreadRegistry:
             f"SELECT {_COLUMNS} FROM support_threads WHERE thread_id = ?", (thread_id,)
         )
         return self._record(row) if row else None
+
+    def get_owned(self, thread_id: str, user_id: str) -> tuple[ThreadRecord, Row] | None:
+        """The thread if `user_id` owns it, with the owner's `support_users` row: one read."""
+        row = self.db.fetch_one(
+            "SELECT t.thread_id, t.tenant, t.user_id, t.title, t.status, t.created_at,"
+            " t.updated_at, u.display_name, u.email, u.role, u.disabled_at"
+            " FROM support_threads t"
+            " JOIN support_users u ON u.user_id = t.user_id AND u.tenant = t.tenant"
+            " WHERE t.thread_id = ? AND t.user_id = ?", (thread_id, user_id))
+        if row is None:
+            return None
+        thread = {column: row[column] for column in _COLUMNS.split(", ")}
+        return self._record(thread), row
 
     def list_for_user(
         self, tenant: str, user_id: str, *, limit: int = 20, offset: int = 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from agent.domain.shop import Shop, User
-from agent.domain.users import UserDirectory
+from agent.domain.users import UserDirectory, user_from_row
 from agent.errors import AccountDisabled, InvalidInput, NotAllowed, NotFound
 from agent.persistence.savers import Persistence
 from agent.persistence.threads import ThreadRecord, ThreadRegistry, is_thread_id
@@ -61,6 +61,20 @@ class DeskAccess:
             raise NotAllowed(f"{user.user_id} is a supervisor; only customers chat. Supervisors "
                              "review approvals and read history.")
         return user
+
+    def _customer_and_thread(self, user_id: str, thread_id: str | None) -> tuple[User,
+                                                                                 ThreadRecord]:
+        """The customer and their thread, read together; any mistake gets the separate reads'
+        own error (unknown user, a supervisor, disabled, thread not found)."""
+        if thread_id and is_thread_id(thread_id) and isinstance(user_id, str):
+            found = self.threads.get_owned(thread_id, user_id.strip().lower())
+            if found is not None:
+                record, owner = found
+                user = user_from_row(owner)
+                if not user.is_supervisor and not user.disabled:
+                    return user, record
+        user = self._customer(user_id)
+        return user, self._owned_thread(user, thread_id)
 
     def _supervisor(self, user_id: str) -> User:
         user = self.user(user_id)

@@ -40,18 +40,19 @@ class ChatDesk(AttachmentDesk):
         stored and no turn runs. A message with files may have no text.
         A turn a crash left unfinished on this thread is completed first, in the same stream.
         """
-        user = self._customer(user_id)
+        created = thread_id is None
+        if created:
+            user = self._customer(user_id)
+        else:
+            user, record = self._customer_and_thread(user_id, thread_id)
         uploads = check_uploads(attachments or (), self.settings.attachment_max_bytes)
         if uploads and not storable_text(text or "", "the message").strip():
             text = ""
         else:
             text = self._valid_message(text)
         title = clean_title(text or ", ".join(upload.name for upload in uploads))
-        created = thread_id is None
         if created:
             record = self.threads.create(user.tenant, user.user_id, title)
-        else:
-            record = self._owned_thread(user, thread_id)
 
         def prepare(head: StateSnapshot) -> Plan:
             if head.interrupts:

@@ -46,7 +46,8 @@ class SupportDesk(LiveDesk, PeopleDesk, ThreadDesk, ChatDesk, ApprovalDesk, Hand
                                  settings=settings, shop=self.shop, model=model)
         self.turns = TurnRunner(self.graph, self.threads, persistence.locks, settings,
                                 self._approval,
-                                checkpointer_on_session=persistence.session_checkpointer)
+                                checkpointer_on_session=persistence.session_checkpointer,
+                                database_on_session=persistence.session_database)
         self._start_live_updates()  # events on Redis pub/sub, when configured
 
     @classmethod
