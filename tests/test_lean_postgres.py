@@ -213,3 +213,32 @@ def test_a_steps_task_writes_commit_with_its_checkpoint(pg_desk: SupportDesk,
     assert len(alone) <= 10  # 10 runs at most end with writes their last checkpoint missed
     assert any(channel == "__interrupt__" for _, channel in writes)
     assert len(pg_desk.history("alice", thread_id, limit=200)) > 40
+
+
+def test_the_thread_shows_running_during_a_turn_and_its_outcome_once_the_lock_is_free(
+        make_settings: Callable[..., Settings], postgres_url: str) -> None:
+    """The running status rides with the turn's first checkpoint and the outcome with the
+    unlock: seen from outside, the thread is `running` while the model thinks, and `active`
+    with no advisory lock left once the turn is over."""
+    with OpenAICompatibleServer(api_key=API_KEY) as server, SupportDesk.open(make_settings(
+            "postgres", model=f"openai:{MODEL_ID}", openai_api_key=API_KEY,
+            openai_base_url=server.base_url)) as desk:
+        thread_id = desk.ask("alice", "Hello").thread_id
+        assert desk.threads.get(thread_id).status == "active"
+        server.slow_down(1.0)
+        calls = len(server.chat_requests())
+        outcome: list[object] = []
+        worker = threading.Thread(target=lambda: outcome.append(
+            _catch(lambda: desk.ask("alice", "My name is Ann", thread_id=thread_id))))
+        worker.start()
+        while len(server.chat_requests()) <= calls:
+            time.sleep(0.01)
+        assert desk.threads.get(thread_id).status == "running"
+        lock_session_pid(desk, thread_id, postgres_url)  # the lock is held meanwhile
+        worker.join(60)
+        assert getattr(outcome[0], "status", None) == "active", outcome
+        assert desk.threads.get(thread_id).status == "active"
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            assert conn.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND "
+                                "database = (SELECT oid FROM pg_database WHERE datname = "
+                                "current_database())").fetchone()[0] == 0
