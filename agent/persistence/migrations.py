@@ -181,7 +181,25 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(11, "thread counts per user and per tenant, kept by triggers (a page of threads "
                   "says 'of N' without counting a big customer's every thread)",
               lambda session, dialect: _thread_counts(session, dialect)),
+    Migration(12, "thread pages in index order whatever the statistics: the indexes end with "
+                  "the pages' thread_id tie-break, so no plan sorts a big customer's every "
+                  "thread (a table loaded faster than autovacuum analyses it got one)",
+              lambda session, dialect: _page_indexes(session, dialect)),
 )
+
+
+def _page_indexes(session: Session, dialect: Dialect) -> None:
+    """Replace the registry's page indexes by ones matching the pages' ORDER BY exactly."""
+    session.execute("CREATE INDEX support_threads_owner_page ON support_threads"
+                    " (tenant, user_id, updated_at DESC, thread_id DESC)")
+    session.execute("CREATE INDEX support_threads_tenant_page ON support_threads"
+                    " (tenant, updated_at DESC, thread_id DESC)")
+    session.execute("DROP INDEX support_threads_by_owner")
+    session.execute("DROP INDEX support_threads_by_tenant")
+    if dialect == "postgres":
+        # A new index tells the planner the table's size but not its columns' spread; one
+        # ANALYZE now, and autovacuum's from then on, keep the estimates honest.
+        session.execute("ANALYZE support_threads")
 
 
 def _attachment_tables(session: Session, dialect: Dialect) -> None:
