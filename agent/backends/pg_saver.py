@@ -84,12 +84,15 @@ class TurnSessionSaver(KeyedPostgresSaver):
         super().__init__(*args, **kwargs)
         self._unsent: list[Callable[[Cursor[DictRow]], object]] = []
         self._unsent_lock = threading.Lock()
-        self._last_read: tuple[tuple[str, str, str | None], CheckpointTuple | None] | None = None
+        # The last read and how many writes had started before it: a read is handed on only
+        # while no write has started since (one racing it included).
+        self._last_read: tuple[tuple[Any, ...], CheckpointTuple | None] | None = None
+        self._writes_started = 0
 
     def put_writes(self, config: RunnableConfig, writes: Sequence[tuple[str, Any]],
                    task_id: str, task_path: str = "") -> None:
         """Keep a task's ordinary writes for the next checkpoint's transaction."""
-        self._last_read = None
+        self._writes_started += 1
         if any(channel in WRITES_IDX_MAP for channel, _ in writes):
             super().put_writes(config, writes, task_id, task_path)
             return
@@ -108,7 +111,7 @@ class TurnSessionSaver(KeyedPostgresSaver):
         """LangGraph's read, answered once more from the last one if nothing was written."""
         configurable = config["configurable"]
         key = (configurable["thread_id"], configurable.get("checkpoint_ns", ""),
-               configurable.get("checkpoint_id"))
+               configurable.get("checkpoint_id"), self._writes_started)
         last, self._last_read = self._last_read, None
         if last is not None and last[0] == key:
             return last[1]
@@ -127,7 +130,7 @@ class TurnSessionSaver(KeyedPostgresSaver):
         # Every statement after kept writes goes in one pipeline with them: one transaction.
         with super()._cursor(pipeline=pipeline or bool(self._unsent)) as cur:
             if pipeline:
-                self._last_read = None
+                self._writes_started += 1
             with self._unsent_lock:
                 unsent, self._unsent = self._unsent, []
             for statement in unsent:
