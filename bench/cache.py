@@ -57,11 +57,14 @@ def hot_cache(admin_url: str, redis_url: str, runs: int, *, threads: int = THREA
     prefix = f"sa-bench-cache-{secrets.token_hex(4)}:"
     with contextlib.ExitStack() as stack:
         url = stack.enter_context(bench_database(admin_url))
+        # Redis set explicitly on both: SUPPORT_REDIS_URL in the environment would give the
+        # "plain" desk the cache too.
         plain = stack.enter_context(SupportDesk.open(
-            saver="postgres", postgres_url=url, model="offline", seed_demo=True))
+            saver="postgres", postgres_url=url, model="offline", seed_demo=True,
+            redis_url="", live_redis_url=""))
         cached = stack.enter_context(SupportDesk.open(
-            saver="postgres", postgres_url=url, model="offline", live_redis_url=redis_url,
-            redis_key_prefix=prefix))
+            saver="postgres", postgres_url=url, model="offline", redis_url="",
+            live_redis_url=redis_url, redis_key_prefix=prefix))
         stack.callback(_drop_keys, redis_url, prefix)
         for number in range(threads - 1):
             plain.ask("alice", f"{QUESTIONS[number % len(QUESTIONS)]} ({number})")

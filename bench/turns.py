@@ -65,13 +65,15 @@ def message(turn: int) -> str:
 def project_settings(variant: str, saver: str, **where: Any) -> Settings:
     """The project's settings for a variant: defaults, retention K=50, or compression.
 
-    Retention and compression are set explicitly either way, so a developer's environment
-    cannot turn them on for the default run.
+    Retention, compression, encryption and Redis are set explicitly either way, so a
+    developer's environment cannot change what the default run measures (SUPPORT_REDIS_URL
+    would move PostgreSQL's thread locks to Redis, off the lean path).
     """
     return load_settings(
         saver=saver, seed_demo=True, **where,
         retention_keep_checkpoints=RETENTION_KEEP if variant == "retention" else "",
-        compress_checkpoints=variant == "compression")
+        compress_checkpoints=variant == "compression", encryption_key="",
+        redis_url="", live_redis_url="")
 
 
 class _Subject:
