@@ -290,6 +290,10 @@ def test_an_approval_whose_action_fails_is_reported_as_a_failure(
                                             "it failed")
     expect(failure).to_be_visible()
     expect(failure).to_contain_text("Nothing was changed; the customer was told.")
+    # Shown as an error, not as a green success that happens to hold the words.
+    expect(failure.get_by_test_id("stAlertContentError")).to_have_count(1)
+    expect(main(page).get_by_test_id("stAlertContentSuccess").filter(has_text="ORD-1002"))\
+        .to_have_count(0)
     expect(notices(page).filter(has_text=re.compile(r"^Approved Alice Martin's refund:")))\
         .to_have_count(0)
     snap(page, artifacts, "approval_cards-failed-outcome")
