@@ -97,12 +97,14 @@ class ThreadRegistry:
         self, tenant: str, user_id: str, *, limit: int = 20, offset: int = 0
     ) -> list[ThreadRecord]:
         """A page of the user's threads, most recently active first."""
+        # By user_id alone (unique across tenants), so the page walks its index whatever the
+        # statistics (migration 12); the tenant is checked on the rows instead.
         rows = self.db.fetch_all(
-            f"SELECT {_COLUMNS} FROM support_threads WHERE tenant = ? AND user_id = ?"
+            f"SELECT {_COLUMNS} FROM support_threads WHERE user_id = ?"
             " ORDER BY updated_at DESC, thread_id DESC LIMIT ? OFFSET ?",
-            (tenant, user_id, limit, offset),
+            (user_id, limit, offset),
         )
-        return [self._record(row) for row in rows]
+        return [self._record(row) for row in rows if row["tenant"] == tenant]
 
     def list_for_tenant(self, tenant: str, *, limit: int = 20,
                         offset: int = 0) -> list[ThreadRecord]:
