@@ -112,3 +112,26 @@ def test_report_plots_and_cleanup(bench_run):
     for name in ("state_bytes", "db_bytes", "latency", "throughput"):
         assert (out / f"{name}.png").read_bytes()[:8] == PNG_SIGNATURE, name
     assert not leftover, f"bench left databases behind: {sorted(leftover)}"
+
+
+def test_statements_of_a_turn_are_listed_and_the_last_ones_share_the_unlock() -> None:
+    """`python -m bench.statements 2` lists each statement of two ordinary turns with its
+    sender; on the lean path a turn's final status goes out in the unlock's pipeline, on the
+    lock's session, and the per-turn counts end the output."""
+    before = _bench_databases()
+    done = subprocess.run([sys.executable, "-m", "bench.statements", "2", "--admin-url",
+                           ADMIN_URL], capture_output=True, text=True, timeout=300,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert sum(line.startswith("turn | ") for line in lines) == 2
+    rows = [line.split(" | ") for line in lines if line.startswith("execute")]
+    unlocks = [i for i, row in enumerate(rows) if "pg_advisory_unlock" in row[1]]
+    assert len(unlocks) == 2
+    for i in unlocks:
+        status, unlock = rows[i - 1], rows[i]
+        assert status[1].startswith("UPDATE support_threads SET status")
+        assert status[3] == unlock[3] and status[4] == unlock[4] == "pipeline"
+    assert any(row[2] == "langgraph" for row in rows)
+    assert lines[-1].startswith("per turn: ") and "transactions" in lines[-1]
+    assert not _bench_databases() - before  # its database was dropped
