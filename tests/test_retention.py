@@ -416,6 +416,21 @@ def test_a_new_sqlite_file_gives_space_back(open_desk, tmp_path: Path) -> None:
     assert all(len(checkpoint_ids(desk, thread)) == 2 for thread in threads)
 
 
+@pytest.mark.postgres
+def test_a_postgres_sweep_vacuums_the_checkpoint_tables_and_the_registry(open_desk) -> None:
+    """Every sweep ends with a plain VACUUM of what it deleted from and of the registry
+    (two status writes per turn, each version in every index): PostgreSQL's own statistics
+    show a manual vacuum of each, whatever autovacuum did."""
+    desk = open_desk("postgres")
+    conversation(desk, 4)
+    report = desk.collect_garbage(keep=2)
+    assert report.reclaimed == "VACUUM of the checkpoint tables and the thread registry"
+    rows = desk.persistence.db.fetch_all(
+        "SELECT relname FROM pg_stat_user_tables WHERE last_vacuum IS NOT NULL")
+    assert {"checkpoints", "checkpoint_blobs", "checkpoint_writes", "support_threads"} <= {
+        row["relname"] for row in rows}
+
+
 def test_an_old_sqlite_file_is_told_to_vacuum_and_vacuum_converts_it(
         make_settings: Callable[..., Settings], tmp_path: Path) -> None:
     """A file made before auto-vacuum does not shrink by itself: the report says to run

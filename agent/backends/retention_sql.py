@@ -373,10 +373,14 @@ class PostgresRows(SqlRows):
         # Plain VACUUM after every sweep (never FULL, which would lock the tables against live
         # turns): it takes no lock that writes wait for, and it makes the deleted rows' space
         # reusable now rather than whenever autovacuum next comes by, so the database stays at
-        # its size instead of growing by what was deleted in between.
+        # its size instead of growing by what was deleted in between. The registry too: every
+        # turn writes its thread's row twice (running, then the outcome), and each version
+        # enters all its indexes (the page keys change), which outgrew everything else kept
+        # when turns came faster than autovacuum's rounds.
         analyze = " (ANALYZE)" if full else ""
-        self.db.execute(f"VACUUM{analyze} checkpoints, checkpoint_blobs, checkpoint_writes")
-        return f"VACUUM{analyze} of the checkpoint tables", [
+        self.db.execute(f"VACUUM{analyze} checkpoints, checkpoint_blobs, checkpoint_writes,"
+                        " support_threads")
+        return f"VACUUM{analyze} of the checkpoint tables and the thread registry", [
             "PostgreSQL: VACUUM makes the space reusable and returns only empty pages at the "
             "end of a table; VACUUM FULL (locks the tables) or pg_repack shrinks them"]
 
