@@ -128,6 +128,9 @@ def test_bad_text_in_a_user_id_is_refused(desk, text, error):
         desk.ask(text, "hello")
     with pytest.raises(InvalidInput, match=r"^the user id " + error):
         desk.list_threads(text)
+    thread_id = desk.create_thread("alice").thread_id  # the one-query path for an open thread
+    with pytest.raises(InvalidInput, match=r"^the user id " + error):
+        desk.ask(text, "hello", thread_id=thread_id)
 
 
 @pytest.mark.parametrize(("text", "error"), BAD_TEXTS)

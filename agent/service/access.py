@@ -66,8 +66,10 @@ class DeskAccess:
                                                                                  ThreadRecord]:
         """The customer and their thread, read together; any mistake gets the separate reads'
         own error (unknown user, a supervisor, disabled, thread not found)."""
-        if thread_id and is_thread_id(thread_id) and isinstance(user_id, str):
-            found = self.threads.get_owned(thread_id, user_id.strip().lower())
+        if thread_id and is_thread_id(thread_id):
+            # Checked as `user` checks it first: bytes a database refuses never reach a query.
+            stored_id = storable_text(user_id or "", "the user id").strip().lower()
+            found = self.threads.get_owned(thread_id, stored_id)
             if found is not None:
                 record, owner = found
                 user = user_from_row(owner)
