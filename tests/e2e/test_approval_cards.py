@@ -67,6 +67,17 @@ def amount_field(form: Locator) -> Locator:
     return form.locator("input").and_(form.get_by_label(re.compile(r"^amount", re.IGNORECASE)))
 
 
+def approve_at_once(pages: tuple[Page, ...], mark: str) -> None:
+    """Click Approve on the card holding `mark` in every page, each click sent before any
+    decision is back."""
+    buttons = [card(page, mark).get_by_role("button", name="Approve", exact=True)
+               for page in pages]
+    for button in buttons:
+        expect(button).to_be_visible()
+    for button in buttons:
+        button.click(no_wait_after=True)
+
+
 def notices(page: Page) -> Locator:
     """The alerts of the page (outcomes at the top, problems inside cards)."""
     return main(page).get_by_test_id("stAlert")
@@ -321,12 +332,7 @@ def test_two_supervisors_deciding_at_once_decide_once(
     sam, tess = new_page(), new_page()
     sign_in(sam, SAM)
     sign_in(tess, TESS)
-    buttons = [card(page, mark).get_by_role("button", name="Approve", exact=True)
-               for page in (sam, tess)]
-    for button in buttons:
-        expect(button).to_be_visible()
-    for button in buttons:  # both clicks leave before either decision is back
-        button.click(no_wait_after=True)
+    approve_at_once((sam, tess), mark)
 
     approved = "Approved Bob Chen's refund: Refunded $3.00 on ORD-1101"
     elsewhere = "Decided elsewhere in the meantime: Bob Chen's refund on ORD-1101"

@@ -11,16 +11,13 @@ skips these tests with instructions; with CI=true it fails them.
 
 from __future__ import annotations
 
-import contextlib
-import shutil
 from collections.abc import Iterator
 
 import pytest
-from sdk_server import LANGGRAPH, REPO_ROOT, DevServer, LangGraphServer
+from sdk_server import LANGGRAPH, LangGraphServer, served
 from support.server_process import seeded_desk
 from support.services import missing_service
 
-ARTIFACTS = REPO_ROOT / "test-artifacts" / "server"
 PEOPLE = ("alice", "bob", "carol", "dave", "sam", "gina")
 DISABLED = "frank"  # a customer of acme whose account is disabled after getting a token
 
@@ -47,18 +44,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LangGraphServer
     tokens[DISABLED] = desk.issue_api_token(DISABLED)
     desk.disable_user(DISABLED)
 
-    process = DevServer({"SUPPORT_SAVER": "sqlite", "SUPPORT_SQLITE_PATH": str(sqlite_path),
-                         "SUPPORT_MODEL": "offline"}, workdir)
-    try:
-        try:
-            process.start()
-        except RuntimeError as exc:
-            pytest.fail(str(exc), pytrace=False)
-        yield LangGraphServer(process.url, desk, tokens)
-    finally:
-        process.stop()
-        desk.close()
-        # Keep the server's log: the first place to look after a failure.
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        with contextlib.suppress(OSError):
-            shutil.copyfile(process.log_path, ARTIFACTS / "langgraph-dev.log")
+    with served({"SUPPORT_SAVER": "sqlite", "SUPPORT_SQLITE_PATH": str(sqlite_path),
+                 "SUPPORT_MODEL": "offline"}, workdir, desk, "langgraph-dev.log") as url:
+        yield LangGraphServer(url, desk, tokens)
+

@@ -8,19 +8,24 @@ developer's keys. Only the process started here is ever stopped, by its PID.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from support.server_process import ServerProcess
 
 from agent.service import SupportDesk
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LANGGRAPH = Path(sys.executable).parent / "langgraph"  # the CLI beside this interpreter
+ARTIFACTS = REPO_ROOT / "test-artifacts" / "server"
 START_SECONDS = 120
 
 # What would reach beyond this machine, turned off; and the developer's own settings left out.
@@ -95,3 +100,23 @@ class LangGraphServer:
 
         return get_sync_client(url=self.url,
                                headers={"Authorization": f"Bearer {self.tokens[who]}"})
+
+
+@contextlib.contextmanager
+def served(env: dict[str, str], workdir: Path, desk: SupportDesk, log_name: str
+           ) -> Iterator[str]:
+    """`langgraph dev` with `env`, its URL for the block; then stopped, `desk` closed and the
+    server's log kept in test-artifacts/server/ (the first place to look after a failure)."""
+    process = DevServer(env, workdir)
+    try:
+        try:
+            process.start()
+        except RuntimeError as exc:
+            pytest.fail(str(exc), pytrace=False)
+        yield process.url
+    finally:
+        process.stop()
+        desk.close()
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(OSError):
+            shutil.copyfile(process.log_path, ARTIFACTS / log_name)

@@ -12,15 +12,12 @@ any conversation the OpenAI API would refuse).
 
 from __future__ import annotations
 
-import contextlib
 import json
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from sdk_server import DevServer, LangGraphServer
+from sdk_server import LangGraphServer, served
 from support.openai_server import MODEL_ID, OpenAICompatibleServer
 from support.server_process import seeded_desk
 
@@ -30,7 +27,6 @@ pytestmark = pytest.mark.langgraph_server
 
 GRAPH = "support"
 TRACKING_ORD_1002 = "1Z999AA10123456791"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "server"
 
 
 def said(text: str) -> dict[str, Any]:
@@ -132,22 +128,12 @@ def openai_server(tmp_path_factory: pytest.TempPathFactory
     sqlite_path = workdir / "app.db"
     desk = seeded_desk(workdir, sqlite_path)
     tokens = {who: desk.issue_api_token(who) for who in ("alice", "sam")}
-    with OpenAICompatibleServer() as model:
-        process = DevServer({"SUPPORT_SAVER": "sqlite", "SUPPORT_SQLITE_PATH": str(sqlite_path),
-                             "SUPPORT_MODEL": f"openai:{MODEL_ID}", "OPENAI_API_KEY": "k",
-                             "OPENAI_BASE_URL": model.base_url}, workdir)
-        try:
-            try:
-                process.start()
-            except RuntimeError as exc:
-                pytest.fail(str(exc), pytrace=False)
-            yield LangGraphServer(process.url, desk, tokens), model
-        finally:
-            process.stop()
-            desk.close()
-            ARTIFACTS.mkdir(parents=True, exist_ok=True)
-            with contextlib.suppress(OSError):
-                shutil.copyfile(process.log_path, ARTIFACTS / "langgraph-dev-openai.log")
+    with OpenAICompatibleServer() as model, served(
+            {"SUPPORT_SAVER": "sqlite", "SUPPORT_SQLITE_PATH": str(sqlite_path),
+             "SUPPORT_MODEL": f"openai:{MODEL_ID}", "OPENAI_API_KEY": "k",
+             "OPENAI_BASE_URL": model.base_url},
+            workdir, desk, "langgraph-dev-openai.log") as url:
+        yield LangGraphServer(url, desk, tokens), model
 
 
 @pytest.mark.parametrize("path", ["offline", "openai"])
