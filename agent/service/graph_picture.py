@@ -28,6 +28,7 @@ NODE_WORDS = {
     "remember": "remember for next time",
     "screen": "check the request is possible",
     "person": "a person from our team",
+    "withdraw": "withdraw what waits if you write again",
 }
 LINE_CHARS = 16  # words are wrapped onto lines this long, so the picture stays narrow
 HIGHLIGHT_FILL = "#ffbd45"

@@ -149,6 +149,9 @@ def test_customer_sees_the_graph_picture_in_words(open_app, desk: SupportDesk) -
     [dot] = graph_dots(at)
     assert '"agent" [label="assistant thinks\\nand writes"' in dot  # on two lines
     assert 'label="load_memory"' not in dot
+    # Every node of the graph has words: none is shown by its name.
+    for node in desk.graph.get_graph().nodes:
+        assert f'label="{node}"' not in dot, node
     # The newest step ended the turn: the end is what is highlighted.
     assert "runs-next" in node_line(dot, "__end__")
 
