@@ -123,6 +123,12 @@ def status_from(interrupted: bool, pending_work: bool, values: dict[str, Any]) -
     return "active"
 
 
+def last_reply(values: dict[str, Any]) -> str:
+    """The assistant's reply that ends a state's messages ("" if the last is not one)."""
+    messages = values.get("messages") or []
+    return messages[-1].text if messages and isinstance(messages[-1], AIMessage) else ""
+
+
 class RunOutcome:
     """Where a run left the thread, from what it streamed: no read of the head afterwards.
 
@@ -151,9 +157,7 @@ class RunOutcome:
             return None
         values = self.head.get("values") or {}
         status = status_from(self.interrupted, bool(self.head.get("tasks")), values)
-        messages = values.get("messages") or []
-        reply = messages[-1].text if messages and isinstance(messages[-1], AIMessage) else ""
-        return status, reply, self.head["config"]["configurable"].get("checkpoint_id")
+        return status, last_reply(values), self.head["config"]["configurable"].get("checkpoint_id")
 
 
 def flush_kept_writes(graph: CompiledStateGraph) -> None:
@@ -429,9 +433,8 @@ class TurnRunner:
                       graph: CompiledStateGraph) -> tuple[ThreadStatus, str, str | None]:
         """The outcome read from the head (a plan whose runs wrote no checkpoint)."""
         snapshot = self.state(thread_id, graph=graph)
-        messages = (snapshot.values or {}).get("messages", [])
-        reply = messages[-1].text if messages and isinstance(messages[-1], AIMessage) else ""
-        return implied_status(snapshot), reply, checkpoint_id_of(snapshot)
+        return (implied_status(snapshot), last_reply(snapshot.values or {}),
+                checkpoint_id_of(snapshot))
 
     def head_id(self, thread_id: str) -> str | None:
         """The id of the thread's newest checkpoint (None for a thread without one)."""
